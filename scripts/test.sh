@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# scripts/test.sh: install everything, then run all tests:
+#   1. install.sh (system packages, .venv, kernel build, kernelspec, warm-up)
+#   2. cargo test --release --locked --workspace   (unit and doc tests)
+#   3. pytest tests/                                 (the kernel through Jupyter)
+# Extra arguments are passed to pytest, e.g. `bash scripts/test.sh -k interrupt`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
+export CARGO_TARGET_DIR="$TARGET"
+
+echo "==> install.sh"
+bash "$ROOT/install.sh"
+
+echo
+echo "==> cargo test --release --locked --workspace"
+cargo_rc=0
+cargo test --release --locked --workspace || cargo_rc=$?
+
+echo
+echo "==> pytest tests/"
+pytest_rc=0
+# Per-test timeouts live in tests/pytest.ini (and pytest.mark.timeout).
+"$ROOT/.venv/bin/python" -m pytest "$ROOT/tests" -v "$@" || pytest_rc=$?
+
+echo
+if [[ $cargo_rc -eq 0 && $pytest_rc -eq 0 ]]; then
+    echo "test.sh: all tests passed (cargo test and pytest)"
+    exit 0
+fi
+echo "test.sh: FAILED (cargo test exit $cargo_rc, pytest exit $pytest_rc)" >&2
+exit 1
