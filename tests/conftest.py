@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 from helpers import start_kernel, stop_kernel
+
+# Keep the test kernels' input history out of the user's own history
+# (~/.local/share/rustpar/history.jsonl): every kernel started by this test
+# run, through any client, inherits this environment variable.
+if "RUSTPAR_HISTORY" not in os.environ:
+    _history_dir = tempfile.mkdtemp(prefix="rustpar-test-history-")
+    os.environ["RUSTPAR_HISTORY"] = os.path.join(_history_dir, "history.jsonl")
 
 
 # --------------------------------------------------------------------------

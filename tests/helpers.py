@@ -182,21 +182,24 @@ def unique(prefix: str = "m") -> str:
 
 
 # --------------------------------------------------------------------------
-# Rust snippets that use the rustpar prelude.
-# TODO(prelude): fill in once prelude/src exists; tests that need a snippet
-# that is still None are skipped with a "TODO" reason.
+# Rust snippets that use the rustpar prelude (prelude/src), which every
+# session has in scope through `use rustpar::prelude::*;`.
 # --------------------------------------------------------------------------
 
 #: A statement that emits one text/html display_data right away.
-PRELUDE_HTML_DISPLAY: str | None = None
-#: Format string for a statement emitting text/html ``{html}`` (with ``{{``/``}}`` escaped).
-PRELUDE_HTML_DISPLAY_FMT: str | None = None
+PRELUDE_HTML_DISPLAY: str | None = 'html("<b>hello from rustpar</b>");'
+#: Format string for a statement emitting text/html ``{html}`` (no quotes in it).
+PRELUDE_HTML_DISPLAY_FMT: str | None = 'html("{html}");'
 #: A statement that clears the cell's output (clear_output).
-PRELUDE_CLEAR_OUTPUT: str | None = None
+PRELUDE_CLEAR_OUTPUT: str | None = "clear_output(false);"
 #: A statement, inside a loop, that stops the cell cooperatively when interrupted.
-PRELUDE_CHECK_INTERRUPT: str | None = None
-#: Statements creating a display with id and then updating it (update_display_data).
-PRELUDE_DISPLAY_AND_UPDATE: str | None = None
+PRELUDE_CHECK_INTERRUPT: str | None = "check_interrupt();"
+#: Statements creating a display with an id and then updating it (update_display_data).
+PRELUDE_DISPLAY_AND_UPDATE: str | None = (
+    "let status = DisplayHandle::new();\n"
+    'status.markdown("step 1 of 2");\n'
+    'status.markdown("step 2 of 2");'
+)
 
 
 def need(snippet: str | None, what: str) -> str:

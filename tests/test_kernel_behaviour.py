@@ -17,7 +17,6 @@ from jupyter_client.session import Session
 import helpers
 from helpers import (
     CELL_TIMEOUT,
-    REQUEST_TIMEOUT,
     assert_error,
     assert_ok,
     collect_iopub,
@@ -307,9 +306,32 @@ def test_reply_metadata_has_timings(kc):
     _assert_timings(reply)
 
 
-@pytest.mark.skip(reason="TODO: the format of the :timing line is not known yet")
 def test_timing_magic_toggles_a_timing_line(kc):
-    pass
+    try:
+        reply, msgs = run(kc, ":timing")
+        assert_ok(reply, msgs)
+        assert "Timing is on" in stream_text(msgs), describe(reply, msgs)
+        reply, msgs = run(kc, "let timed = 1 + 1;\ntimed")
+        assert_ok(reply, msgs)
+        assert result_text(msgs) == "2"
+        out = stream_text(msgs)
+        assert "compiled in" in out and "ran in" in out, describe(reply, msgs)
+    finally:
+        reply, msgs = run(kc, ":timing")
+    assert "Timing is off" in stream_text(msgs), describe(reply, msgs)
+    reply, msgs = run(kc, "1 + 1")
+    assert_ok(reply, msgs)
+    assert "compiled in" not in stream_text(msgs), describe(reply, msgs)
+
+
+def test_magic_and_code_in_one_cell(kc):
+    try:
+        reply, msgs = run(kc, ':timing\nprintln!("with timing");')
+        assert_ok(reply, msgs)
+        out = stream_text(msgs)
+        assert "Timing is on" in out and "with timing" in out and "compiled in" in out, describe(reply, msgs)
+    finally:
+        run(kc, ":timing")
 
 
 # --------------------------------------------------------------------------
@@ -603,7 +625,38 @@ def test_comm_info(kc):
     assert isinstance(reply["content"]["comms"], dict)
 
 
-def test_comm_open_msg_close_with_unknown_target(kernel):
+def _iopub_for(kc, msg_id: str, seconds: float) -> list[dict]:
+    """The iopub messages of ``msg_id`` up to its idle status, or all within ``seconds``."""
+    msgs = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.2)
+        except Empty:
+            continue
+        if msg["parent_header"].get("msg_id") == msg_id:
+            msgs.append(msg)
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+    return msgs
+
+
+def test_comm_open_to_an_unknown_target_is_closed(kernel):
+    km, kc = kernel
+    comm_id = unique("comm")
+    msg = kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "rustpar.test.no_such_target", "data": {}})
+    kc.shell_channel.send(msg)
+    msgs = _iopub_for(kc, msg["header"]["msg_id"], 5)
+    closes = only(msgs, "comm_close")
+    assert [c["content"]["comm_id"] for c in closes] == [comm_id], [m["msg_type"] for m in msgs]
+    reply = request(kc, "comm_info_request", {})
+    assert comm_id not in reply["content"]["comms"]
+    assert km.is_alive()
+
+
+def test_comm_messages_are_handled_between_busy_and_idle(kernel):
+    # The messaging spec: the kernel publishes busy when it starts handling a
+    # message on shell and idle when done; comm messages are no exception.
     km, kc = kernel
     comm_id = unique("comm")
     for msg_type, content in [
@@ -613,11 +666,11 @@ def test_comm_open_msg_close_with_unknown_target(kernel):
     ]:
         msg = kc.session.msg(msg_type, content)
         kc.shell_channel.send(msg)
-        # The kernel handles it (busy ... idle on iopub) without replying on shell.
-        collect_iopub(kc, msg["header"]["msg_id"], timeout=REQUEST_TIMEOUT)
-    reply = request(kc, "comm_info_request", {})
-    assert comm_id not in reply["content"]["comms"]
+        msgs = _iopub_for(kc, msg["header"]["msg_id"], 5)
+        states = [m["content"]["execution_state"] for m in msgs if m["msg_type"] == "status"]
+        assert states == ["busy", "idle"], f"{msg_type}: {[m['msg_type'] for m in msgs]}"
     assert km.is_alive()
+    assert request(kc, "kernel_info_request")["content"]["status"] == "ok"
 
 
 # --------------------------------------------------------------------------
