@@ -1,0 +1,471 @@
+//! The dispatch table: one handler per request type, as in ipykernel.
+//!
+//! Requests arrive from the transport as [`Incoming`] messages. Light ones
+//! (kernel_info, is_complete, history, comms, interrupt, shutdown) are
+//! answered at once, so the shell never waits behind a running cell; the ones
+//! that need the evaluator (execute, complete, inspect) queue for the
+//! [`ShellWorker`] thread, which runs them in order between busy and idle.
+
+use crate::comms::Comms;
+use crate::history::History;
+use crate::interpreter::{CellError, Executed, Interpreter};
+use crate::is_complete::{Completeness, is_complete};
+use crate::magics::{self, Magic};
+use crate::outputs::{InputError, Output, OutputSink, Stream, with_plain_fallback};
+use crate::transport::{Channel, Inboxes, Incoming, Outbox};
+use jupyter_protocol::{Header, JupyterMessage, JupyterMessageContent, UnknownMessage};
+use serde_json::{Map, Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const PROTOCOL_VERSION: &str = "5.4";
+
+/// Builds a message of any type as the child of `parent`.
+pub fn message(parent: Option<&JupyterMessage>, msg_type: &str, content: Value) -> JupyterMessage {
+    let content = JupyterMessageContent::UnknownMessage(UnknownMessage { msg_type: msg_type.to_owned(), content });
+    let mut message = JupyterMessage::new(content, parent);
+    message.header.version = PROTOCOL_VERSION.to_owned();
+    message.header.username = "rustpar".to_owned();
+    message
+}
+
+/// The state every handler shares.
+pub struct Kernel {
+    interpreter: Arc<dyn Interpreter>,
+    outbox: Outbox,
+    history: Mutex<History>,
+    comms: Mutex<Comms>,
+    execution_count: Mutex<u32>,
+    timing_shown: AtomicBool,
+    input_replies: crossbeam_channel::Receiver<Option<String>>,
+    input_answers: crossbeam_channel::Sender<Option<String>>,
+}
+
+impl Kernel {
+    pub fn new(interpreter: Arc<dyn Interpreter>, outbox: Outbox, history: History) -> Arc<Kernel> {
+        let (input_answers, input_replies) = crossbeam_channel::unbounded();
+        Arc::new(Kernel {
+            interpreter,
+            outbox,
+            history: Mutex::new(history),
+            comms: Mutex::default(),
+            execution_count: Mutex::new(0),
+            timing_shown: AtomicBool::new(false),
+            input_replies,
+            input_answers,
+        })
+    }
+
+    /// Serves requests until a shutdown request; returns whether it asked for a restart.
+    pub async fn serve(self: &Arc<Kernel>, mut inboxes: Inboxes) -> bool {
+        self.publish(None, "status", json!({ "execution_state": "starting" }));
+        let (queue, work) = crossbeam_channel::unbounded::<JupyterMessage>();
+        let worker = self.clone();
+        std::thread::Builder::new()
+            .name("rustpar-shell".into())
+            .spawn(move || worker.run_queue(&work))
+            .expect("the kernel can start its shell thread");
+        let interrupt_signal = tokio::signal::ctrl_c();
+        tokio::pin!(interrupt_signal);
+        loop {
+            tokio::select! {
+                Some(incoming) = inboxes.shell.recv() => {
+                    if let Some(request) = self.accept(Channel::Shell, incoming) {
+                        match request.header.msg_type.as_str() {
+                            "execute_request" | "complete_request" | "inspect_request" => drop(queue.send(request)),
+                            _ => if let Some(restart) = self.handle(Channel::Shell, &request) { return restart },
+                        }
+                    }
+                }
+                Some(incoming) = inboxes.control.recv() => {
+                    if let Some(request) = self.accept(Channel::Control, incoming)
+                        && let Some(restart) = self.handle(Channel::Control, &request) {
+                        return restart;
+                    }
+                }
+                Some(incoming) = inboxes.stdin.recv() => {
+                    if let Some(reply) = self.accept(Channel::Stdin, incoming)
+                        && reply.header.msg_type == "input_reply" {
+                        let value = content_json(&reply).get("value").and_then(Value::as_str).map(str::to_owned);
+                        let _ = self.input_answers.send(value);
+                    }
+                }
+                _ = &mut interrupt_signal => {
+                    // A client in signal mode: treat SIGINT as an interrupt request.
+                    self.interpreter.interrupt();
+                    let _ = self.input_answers.send(None);
+                    interrupt_signal.set(tokio::signal::ctrl_c());
+                }
+            }
+        }
+    }
+
+    /// Passes requests on; answers malformed ones with an error reply.
+    fn accept(&self, channel: Channel, incoming: Incoming) -> Option<JupyterMessage> {
+        match incoming {
+            Incoming::Request(request) => Some(request),
+            Incoming::Malformed { header, identities, reason } => {
+                tracing::warn!("malformed {} on {channel:?}: {reason}", header.msg_type);
+                let parent = parent_of(header, identities);
+                let error = bad_request(&format!("The {} message could not be read: {reason}", parent.header.msg_type));
+                self.reply(channel, &parent, error);
+                None
+            }
+        }
+    }
+
+    /// Handles a request that does not need the evaluator. Returns
+    /// `Some(restart)` when the kernel should stop.
+    fn handle(&self, channel: Channel, request: &JupyterMessage) -> Option<bool> {
+        let content = content_json(request);
+        let reply = match request.header.msg_type.as_str() {
+            "kernel_info_request" => self.kernel_info(),
+            "is_complete_request" => {
+                let code = content.get("code").and_then(Value::as_str).unwrap_or_default();
+                match is_complete(code) {
+                    Completeness::Complete => json!({ "status": "complete" }),
+                    Completeness::Incomplete { indent } => json!({ "status": "incomplete", "indent": indent }),
+                    Completeness::Invalid => json!({ "status": "invalid" }),
+                }
+            }
+            "history_request" => {
+                let history = self.history.lock().unwrap().answer(&content);
+                json!({ "status": "ok", "history": history })
+            }
+            "comm_info_request" => {
+                let target = content.get("target_name").and_then(Value::as_str);
+                json!({ "status": "ok", "comms": self.comms.lock().unwrap().info(target) })
+            }
+            "comm_open" => {
+                if let Some(close) = self.comms.lock().unwrap().open(&content) {
+                    self.publish(Some(request), "comm_close", close);
+                }
+                return None;
+            }
+            "comm_msg" | "comm_close" => {
+                self.comms.lock().unwrap().receive(&request.header.msg_type, &content);
+                return None;
+            }
+            "interrupt_request" => {
+                self.interpreter.interrupt();
+                let _ = self.input_answers.send(None);
+                json!({ "status": "ok" })
+            }
+            "shutdown_request" => {
+                let restart = content.get("restart").and_then(Value::as_bool).unwrap_or(false);
+                self.interpreter.shut_down();
+                self.reply(channel, request, json!({ "status": "ok", "restart": restart }));
+                self.publish(Some(request), "shutdown_reply", json!({ "status": "ok", "restart": restart }));
+                return Some(restart);
+            }
+            other => {
+                tracing::warn!("unknown request type {other} on {channel:?}");
+                bad_request(&format!("rustpar does not handle {other} messages."))
+            }
+        };
+        self.with_status(request, || self.reply(channel, request, reply));
+        None
+    }
+
+    fn kernel_info(&self) -> Value {
+        let link = |text: &str, url: &str| json!({ "text": text, "url": url });
+        json!({
+            "status": "ok",
+            "protocol_version": PROTOCOL_VERSION,
+            "implementation": "rustpar",
+            "implementation_version": env!("CARGO_PKG_VERSION"),
+            "language_info": {
+                "name": "rust",
+                "version": self.interpreter.language_version(),
+                "mimetype": "text/rust",
+                "file_extension": ".rs",
+                "pygments_lexer": "rust",
+                "codemirror_mode": "rust",
+                "nbconvert_exporter": "rust",
+            },
+            "banner": "rustpar: Rust for parallel programming notebooks (evcxr inside). The prelude is loaded: `use rustpar::prelude::*;`.",
+            "help_links": [
+                link("The Rust Programming Language", "https://doc.rust-lang.org/book/"),
+                link("Rust standard library", "https://doc.rust-lang.org/std/"),
+                link("rayon (data parallelism)", "https://docs.rs/rayon/"),
+                link("ndarray (arrays)", "https://docs.rs/ndarray/"),
+            ],
+            "debugger": false,
+        })
+    }
+
+    /// The shell thread: runs queued requests in order.
+    fn run_queue(self: Arc<Kernel>, queue: &crossbeam_channel::Receiver<JupyterMessage>) {
+        for request in queue {
+            let content = content_json(&request);
+            let code = content.get("code").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let cursor = content.get("cursor_pos").and_then(Value::as_u64).unwrap_or(code.len() as u64) as usize;
+            let cursor = char_to_byte(&code, cursor);
+            match request.header.msg_type.as_str() {
+                "execute_request" => {
+                    let failed = self.with_status(&request, || self.execute(&request, &content, &code));
+                    let stop_on_error = content.get("stop_on_error").and_then(Value::as_bool).unwrap_or(true);
+                    if failed && stop_on_error {
+                        self.abort_queued(queue);
+                    }
+                }
+                "complete_request" => self.with_status(&request, || {
+                    let found = self.interpreter.complete(&code, cursor);
+                    let reply = json!({
+                        "status": "ok",
+                        "matches": found.matches,
+                        "cursor_start": byte_to_char(&code, found.start),
+                        "cursor_end": byte_to_char(&code, found.end),
+                        "metadata": {},
+                    });
+                    self.reply(Channel::Shell, &request, reply);
+                }),
+                "inspect_request" => self.with_status(&request, || {
+                    let found = self.interpreter.inspect(&code, cursor);
+                    let reply = json!({ "status": "ok", "found": found.is_some(), "data": found.unwrap_or_default(), "metadata": {} });
+                    self.reply(Channel::Shell, &request, reply);
+                }),
+                _ => unreachable!("only evaluator requests are queued"),
+            }
+        }
+    }
+
+    /// Answers every execute request already waiting with "aborted", as
+    /// ipykernel does after an error when stop_on_error is set.
+    fn abort_queued(&self, queue: &crossbeam_channel::Receiver<JupyterMessage>) {
+        // Requests sent together arrive within moments of each other.
+        std::thread::sleep(Duration::from_millis(50));
+        for request in queue.try_iter() {
+            self.with_status(&request, || {
+                let count = *self.execution_count.lock().unwrap();
+                self.reply(Channel::Shell, &request, json!({ "status": "aborted", "execution_count": count, "user_expressions": {}, "payload": [] }));
+            });
+        }
+    }
+
+    /// Runs one cell; returns whether it failed.
+    fn execute(&self, request: &JupyterMessage, content: &Value, code: &str) -> bool {
+        let silent = content.get("silent").and_then(Value::as_bool).unwrap_or(false);
+        let store_history = !silent && content.get("store_history").and_then(Value::as_bool).unwrap_or(true);
+        let count = {
+            let mut count = self.execution_count.lock().unwrap();
+            if store_history {
+                *count += 1;
+            }
+            *count
+        };
+        if !silent {
+            self.publish(Some(request), "execute_input", json!({ "code": code, "execution_count": count }));
+        }
+        let sink = Arc::new(CellSink {
+            outbox: self.outbox.clone(),
+            parent: request.clone(),
+            silent,
+            allow_stdin: content.get("allow_stdin").and_then(Value::as_bool).unwrap_or(false),
+            answers: self.input_replies.clone(),
+        });
+        let (code_to_run, magics) = magics::split(code);
+        for magic in &magics {
+            match magic {
+                Magic::Timing => {
+                    let shown = !self.timing_shown.fetch_xor(true, Ordering::SeqCst);
+                    let state = if shown { "on: each cell now shows its compile and run times" } else { "off" };
+                    sink.emit(Output::Text { stream: Stream::Stdout, text: format!("Timing is {state}.\n") });
+                }
+            }
+        }
+        let outcome = if code_to_run.trim().is_empty() && !magics.is_empty() {
+            Ok(Executed::default())
+        } else {
+            self.interpreter.execute(&code_to_run, sink.clone())
+        };
+        let (reply, metadata, output_text) = match outcome {
+            Ok(executed) => {
+                let output_text = executed.result.as_ref().and_then(|data| data.get("text/plain")).and_then(Value::as_str).map(str::to_owned);
+                if let Some(data) = executed.result
+                    && !silent
+                {
+                    self.publish(Some(request), "execute_result", json!({ "execution_count": count, "data": data, "metadata": {} }));
+                }
+                let timings = executed.timings;
+                if self.timing_shown.load(Ordering::SeqCst) && !code_to_run.trim().is_empty() {
+                    sink.emit(Output::Text {
+                        stream: Stream::Stdout,
+                        text: format!("⏱ compiled in {:.2} s, ran in {:.3} s\n", timings.compile.as_secs_f64(), timings.run.as_secs_f64()),
+                    });
+                }
+                let metadata = json!({ "rustpar": { "compile_ms": millis(timings.compile), "run_ms": millis(timings.run) } });
+                let user_expressions = self.user_expressions(content);
+                (json!({ "status": "ok", "execution_count": count, "user_expressions": user_expressions, "payload": [] }), metadata, output_text)
+            }
+            Err(error) => {
+                if !silent {
+                    self.publish(Some(request), "error", error_json(&error));
+                }
+                let mut reply = error_json(&error);
+                reply["status"] = "error".into();
+                reply["execution_count"] = count.into();
+                reply["user_expressions"] = json!({});
+                reply["payload"] = json!([]);
+                (reply, json!({ "rustpar": { "failed": error.ename } }), None)
+            }
+        };
+        let failed = reply["status"] == "error";
+        if store_history {
+            self.history.lock().unwrap().record(count, code, output_text.as_deref());
+        }
+        let reply_message = message(Some(request), "execute_reply", reply).with_metadata(metadata);
+        self.outbox.send(Channel::Shell, reply_message);
+        failed
+    }
+
+    /// Evaluates each user expression as a silent cell of its own.
+    fn user_expressions(&self, content: &Value) -> Value {
+        let Some(expressions) = content.get("user_expressions").and_then(Value::as_object) else { return json!({}) };
+        let quiet: Arc<dyn OutputSink> = Arc::new(Discard);
+        let results: Map<String, Value> = expressions
+            .iter()
+            .map(|(name, expression)| {
+                let code = expression.as_str().unwrap_or_default();
+                let result = match self.interpreter.execute(code, quiet.clone()) {
+                    Ok(executed) => {
+                        json!({ "status": "ok", "data": with_plain_fallback(executed.result.unwrap_or_default()), "metadata": {} })
+                    }
+                    Err(error) => {
+                        let mut result = error_json(&error);
+                        result["status"] = "error".into();
+                        result
+                    }
+                };
+                (name.clone(), result)
+            })
+            .collect();
+        Value::Object(results)
+    }
+
+    fn with_status<T>(&self, request: &JupyterMessage, body: impl FnOnce() -> T) -> T {
+        self.publish(Some(request), "status", json!({ "execution_state": "busy" }));
+        let result = body();
+        self.publish(Some(request), "status", json!({ "execution_state": "idle" }));
+        result
+    }
+
+    fn reply(&self, channel: Channel, request: &JupyterMessage, content: Value) {
+        let msg_type = request.header.msg_type.replace("_request", "_reply");
+        self.outbox.send(channel, message(Some(request), &msg_type, content));
+    }
+
+    fn publish(&self, parent: Option<&JupyterMessage>, msg_type: &str, content: Value) {
+        let mut message = message(parent, msg_type, content);
+        message.zmq_identities.clear();
+        self.outbox.send(Channel::IoPub, message);
+    }
+}
+
+/// Sends a cell's outputs to iopub under its request.
+struct CellSink {
+    outbox: Outbox,
+    parent: JupyterMessage,
+    silent: bool,
+    allow_stdin: bool,
+    answers: crossbeam_channel::Receiver<Option<String>>,
+}
+
+impl OutputSink for CellSink {
+    fn emit(&self, output: Output) {
+        if self.silent {
+            return;
+        }
+        let (msg_type, content) = match output {
+            Output::Text { stream, text } => {
+                let name = if stream == Stream::Stdout { "stdout" } else { "stderr" };
+                ("stream", json!({ "name": name, "text": text }))
+            }
+            Output::Display { data, metadata, display_id, update } => {
+                let transient = display_id.map(|id| json!({ "display_id": id })).unwrap_or_else(|| json!({}));
+                let msg_type = if update { "update_display_data" } else { "display_data" };
+                (msg_type, json!({ "data": with_plain_fallback(data), "metadata": metadata, "transient": transient }))
+            }
+            Output::ClearOutput { wait } => ("clear_output", json!({ "wait": wait })),
+        };
+        let mut message = message(Some(&self.parent), msg_type, content);
+        message.zmq_identities.clear();
+        self.outbox.send(Channel::IoPub, message);
+    }
+
+    fn request_input(&self, prompt: &str, password: bool) -> Result<String, InputError> {
+        if !self.allow_stdin {
+            return Err(InputError::NotAllowed);
+        }
+        // Forget answers to earlier, abandoned requests.
+        while self.answers.try_recv().is_ok() {}
+        let request = message(Some(&self.parent), "input_request", json!({ "prompt": prompt, "password": password }));
+        self.outbox.send(Channel::Stdin, request);
+        self.answers.recv().ok().flatten().ok_or(InputError::NoAnswer)
+    }
+}
+
+/// A sink for evaluations whose output nobody sees (user expressions).
+struct Discard;
+
+impl OutputSink for Discard {
+    fn emit(&self, _output: Output) {}
+
+    fn request_input(&self, _prompt: &str, _password: bool) -> Result<String, InputError> {
+        Err(InputError::NotAllowed)
+    }
+}
+
+fn content_json(message: &JupyterMessage) -> Value {
+    serde_json::to_value(&message.content).unwrap_or_default()
+}
+
+fn error_json(error: &CellError) -> Value {
+    json!({ "ename": error.ename, "evalue": error.evalue, "traceback": error.traceback })
+}
+
+fn bad_request(evalue: &str) -> Value {
+    json!({ "status": "error", "ename": "BadRequest", "evalue": evalue, "traceback": [evalue] })
+}
+
+/// A stand-in for a request whose content could not be read.
+fn parent_of(header: Header, identities: Vec<bytes::Bytes>) -> JupyterMessage {
+    let mut parent = message(None, &header.msg_type, json!({}));
+    parent.header = header;
+    parent.zmq_identities = identities;
+    parent
+}
+
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Jupyter counts cursor positions in Unicode code points; Rust in bytes.
+fn char_to_byte(code: &str, chars: usize) -> usize {
+    code.char_indices().nth(chars).map_or(code.len(), |(byte, _)| byte)
+}
+
+fn byte_to_char(code: &str, byte: usize) -> usize {
+    code[..byte.min(code.len())].chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_positions_convert_between_code_points_and_bytes() {
+        let code = "let é = 1;";
+        assert_eq!(char_to_byte(code, 5), 6);
+        assert_eq!(byte_to_char(code, 6), 5);
+        assert_eq!(char_to_byte(code, 100), code.len());
+    }
+
+    #[test]
+    fn messages_carry_the_protocol_version() {
+        let message = message(None, "status", json!({ "execution_state": "idle" }));
+        assert_eq!(message.header.msg_type, "status");
+        assert_eq!(message.header.version, PROTOCOL_VERSION);
+    }
+}

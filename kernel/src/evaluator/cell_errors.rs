@@ -1,0 +1,150 @@
+//! Turns what went wrong in a cell into the error a student reads.
+//!
+//! Each function here builds one kind of [`CellError`]: its `ename` names the
+//! kind, its `evalue` says what happened in a sentence, and its traceback is
+//! what JupyterLab shows in red.
+
+use crate::interpreter::CellError;
+use rustpar_wire::Panic;
+use std::fmt::Write;
+
+const RED: &str = "\x1b[1;31m";
+const BLUE: &str = "\x1b[1;34m";
+const RESET: &str = "\x1b[0m";
+
+/// rustc's errors, each pointing into the cell.
+pub(crate) fn compile_error(code: &str, errors: &[evcxr::CompilationError]) -> CellError {
+    let lines: Vec<&str> = code.lines().collect();
+    let traceback: Vec<String> = errors.iter().map(|error| render_compile_error(error, &lines)).collect();
+    let evalue = errors.first().map(|error| error.message()).unwrap_or_else(|| "the cell did not compile".into());
+    CellError { ename: "CompileError".into(), evalue, traceback }
+}
+
+fn render_compile_error(error: &evcxr::CompilationError, lines: &[&str]) -> String {
+    let code = error.code().map(|code| format!("[{code}]")).unwrap_or_default();
+    let mut text = format!("{RED}{}{code}{RESET}: {}\n", error.level(), error.message());
+    for spanned in error.spanned_messages() {
+        let Some(span) = &spanned.span else { continue };
+        let Some(line) = span.start_line.checked_sub(1).and_then(|index| lines.get(index)) else { continue };
+        let number = span.start_line.to_string();
+        let gutter = " ".repeat(number.len());
+        let start = span.start_column.saturating_sub(1);
+        let end = if span.end_line == span.start_line { span.end_column.saturating_sub(1) } else { line.chars().count() };
+        let marker = format!("{}{}", " ".repeat(start), "^".repeat(end.saturating_sub(start).max(1)));
+        let _ = write!(
+            text,
+            "{BLUE}{gutter}--> {RESET}cell:{number}:{}\n{BLUE}{gutter} |\n{number} |{RESET} {line}\n{BLUE}{gutter} |{RESET} {RED}{marker} {}{RESET}\n",
+            span.start_column, spanned.label
+        );
+    }
+    for help in error.help() {
+        let _ = writeln!(text, "{BLUE}= help{RESET}: {help}");
+    }
+    if let Some(hint) = error.evcxr_extra_hint() {
+        let _ = writeln!(text, "{BLUE}= hint{RESET}: {hint}");
+    }
+    text
+}
+
+/// A panic in the cell's own thread (or propagated to it, as rayon does).
+pub(crate) fn panic_error(panic: Option<Panic>, stderr_tail: &str) -> CellError {
+    let (message, location) = match panic {
+        Some(panic) => (panic.message, panic.location),
+        None => (message_of_default_panic(stderr_tail).unwrap_or_else(|| "the cell panicked".into()), None),
+    };
+    let mut error = CellError::new("Panic", message);
+    if let Some(location) = location {
+        error.traceback.push(format!("  at {location}"));
+    }
+    error.traceback.push(
+        "The variables defined before this cell are kept; those the cell was creating are not.".into(),
+    );
+    error
+}
+
+/// The message of a panic reported by Rust's default hook:
+/// `thread 'main' panicked at src/lib.rs:3:5:` followed by the message.
+fn message_of_default_panic(stderr: &str) -> Option<String> {
+    let after = stderr.rsplit_once("panicked at ")?.1;
+    let message: Vec<&str> = after.lines().skip(1).take_while(|line| !line.starts_with("note: ")).collect();
+    Some(message.join("\n").trim().to_owned()).filter(|message| !message.is_empty())
+}
+
+/// An `Err` returned through `?`; evcxr has printed it on stderr.
+pub(crate) fn returned_error(stderr_tail: &str) -> CellError {
+    let message = stderr_tail.trim().lines().last().unwrap_or("the cell returned an error").to_owned();
+    CellError::new("Error", message)
+}
+
+pub(crate) fn interrupted_keeping_variables() -> CellError {
+    CellError::new("Interrupted", "The cell was interrupted. Every variable defined before it is kept.")
+}
+
+pub(crate) fn interrupted_by_restart(lost: &[String]) -> CellError {
+    CellError::new(
+        "Interrupted",
+        format!(
+            "The cell did not stop when asked (it never checks for interrupts), so the evaluator was \
+             restarted. {} Use the prelude's helpers (check_interrupt(), sleep, channels) in long loops \
+             to keep your variables.",
+            lost_sentence(lost)
+        ),
+    )
+}
+
+/// The cell's process died; `status` is evcxr's account of how.
+pub(crate) fn crashed(status: &str, stderr_tail: &str, lost: &[String]) -> CellError {
+    let cause = if stderr_tail.contains("has overflowed its stack") {
+        "The cell overflowed its stack (is a recursion too deep?).".to_owned()
+    } else if stderr_tail.contains("memory allocation of") || status.contains("SIGKILL") {
+        "The cell ran out of memory and its process was stopped.".to_owned()
+    } else if status.contains("SIGSEGV") || status.contains("SIGBUS") {
+        "The cell crashed with an invalid memory access (a segmentation fault, e.g. in unsafe code).".to_owned()
+    } else if status.contains("SIGABRT") {
+        "The cell aborted its process (std::process::abort or a failed native check).".to_owned()
+    } else if let Some(code) = status.rsplit_once("exit status: ").map(|(_, code)| code.trim()) {
+        format!("The cell ended its process with exit code {code} (std::process::exit).")
+    } else {
+        format!("The cell's process ended unexpectedly ({}).", status.trim())
+    };
+    CellError::new(
+        "EvaluatorCrashed",
+        format!("{cause} The evaluator was restarted with the prelude, your items and :dep crates. {}", lost_sentence(lost)),
+    )
+}
+
+fn lost_sentence(lost: &[String]) -> String {
+    match lost {
+        [] => "No variables were lost.".into(),
+        names => format!("These variables were lost: {}. Run the cells that define them again.", names.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_panic_messages_are_found_in_stderr() {
+        let stderr = "thread 'main' panicked at src/lib.rs:3:5:\nthe list is empty\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(message_of_default_panic(stderr).as_deref(), Some("the list is empty"));
+    }
+
+    #[test]
+    fn crashes_are_named() {
+        let lost = ["data".to_owned()];
+        let segfault = crashed("Subprocess terminated with status: signal: 11 (SIGSEGV) (core dumped)", "", &lost);
+        assert_eq!(segfault.ename, "EvaluatorCrashed");
+        assert!(segfault.evalue.contains("invalid memory access"), "{}", segfault.evalue);
+        assert!(segfault.evalue.contains("lost: data"), "{}", segfault.evalue);
+        let exit = crashed("Subprocess terminated with status: exit status: 3", "", &[]);
+        assert!(exit.evalue.contains("exit code 3"), "{}", exit.evalue);
+        let overflow = crashed("signal: 6 (SIGABRT)", "thread 'main' has overflowed its stack", &[]);
+        assert!(overflow.evalue.contains("overflowed its stack"));
+    }
+
+    #[test]
+    fn question_mark_errors_use_the_printed_message() {
+        assert_eq!(returned_error("invalid digit found in string\n").evalue, "invalid digit found in string");
+    }
+}

@@ -1,0 +1,303 @@
+//! The Rust evaluator: evcxr on a thread of its own.
+//!
+//! evcxr's `CommandContext` compiles each cell into a shared object and runs
+//! it in a child process (this same binary, see [`cell_process`]) that keeps
+//! the session's variables. The context lives on one evaluator thread, which
+//! starts it (and loads the prelude) in the background and then serves
+//! [`Job`]s in order; [`Interpreter`] calls send a job and wait for its answer.
+//!
+//! Interrupts do not wait in that queue: [`EvcxrEvaluator::interrupt`] sends
+//! SIGINT to the child, which sets the flag the prelude's helpers poll. A
+//! cell that does not stop within [`INTERRUPT_GRACE`] has its process killed;
+//! evcxr then starts a fresh one and the prelude is attached again.
+
+pub mod cell_process;
+mod cell_errors;
+mod output_router;
+
+use crate::interpreter::{CellError, Completions, Executed, Interpreter, Timings};
+use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
+use crossbeam_channel::{Receiver, Sender};
+use evcxr::{CommandContext, EvalCallbacks, EvalContext};
+use output_router::OutputRouter;
+use rustpar_wire::Failure;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::process::Child;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a cell has to stop by itself after an interrupt before its process is killed.
+pub const INTERRUPT_GRACE: Duration = Duration::from_millis(600);
+
+/// evcxr's name for the phase that runs the compiled cell.
+const RUN_PHASE: &str = "Execution";
+
+enum Job {
+    Execute { code: String, sink: Arc<dyn OutputSink>, done: Sender<Result<Executed, CellError>> },
+    Complete { code: String, cursor: usize, done: Sender<Completions> },
+    Inspect { code: String, cursor: usize, done: Sender<Option<Map<String, Value>>> },
+    /// Ends the session, removing its build folder and its cell process.
+    Shutdown { done: Sender<()> },
+}
+
+/// The running cell, as interrupts see it.
+#[derive(Default)]
+struct RunningCell {
+    /// Counts cells; an interrupt's timer acts only if the same cell still runs.
+    number: AtomicU64,
+    running: Mutex<Option<u64>>,
+    /// Set when an interrupt killed the cell's process.
+    killed: Mutex<Option<u64>>,
+    interrupted: Mutex<Option<u64>>,
+    child: Mutex<Option<Arc<Mutex<Child>>>>,
+}
+
+pub struct EvcxrEvaluator {
+    jobs: Sender<Job>,
+    cell: Arc<RunningCell>,
+    rustc_version: String,
+}
+
+/// Where the prelude crate is, when it can be found.
+pub fn prelude_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("RUSTPAR_PRELUDE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../prelude")));
+    dir.join("Cargo.toml").is_file().then(|| dir.canonicalize().unwrap_or(dir))
+}
+
+impl EvcxrEvaluator {
+    /// Starts the evaluator thread; the context and prelude load in the background.
+    pub fn start() -> EvcxrEvaluator {
+        let (jobs, queue) = crossbeam_channel::unbounded();
+        let cell = Arc::new(RunningCell::default());
+        let worker_cell = cell.clone();
+        std::thread::Builder::new()
+            .name("rustpar-evaluator".into())
+            .spawn(move || serve(queue, &worker_cell))
+            .expect("the kernel can start its evaluator thread");
+        EvcxrEvaluator { jobs, cell, rustc_version: rustc_version() }
+    }
+
+    fn ask<T>(&self, job: impl FnOnce(Sender<T>) -> Job) -> Option<T> {
+        let (done, answer) = crossbeam_channel::bounded(1);
+        self.jobs.send(job(done)).ok()?;
+        answer.recv().ok()
+    }
+}
+
+impl Interpreter for EvcxrEvaluator {
+    fn language_version(&self) -> String {
+        self.rustc_version.clone()
+    }
+
+    fn execute(&self, code: &str, sink: Arc<dyn OutputSink>) -> Result<Executed, CellError> {
+        self.ask(|done| Job::Execute { code: code.to_owned(), sink, done })
+            .unwrap_or_else(|| Err(CellError::new("EvaluatorCrashed", "The evaluator thread has stopped; restart the kernel.")))
+    }
+
+    fn complete(&self, code: &str, cursor: usize) -> Completions {
+        self.ask(|done| Job::Complete { code: code.to_owned(), cursor, done }).unwrap_or_default()
+    }
+
+    fn inspect(&self, code: &str, cursor: usize) -> Option<Map<String, Value>> {
+        self.ask(|done| Job::Inspect { code: code.to_owned(), cursor, done }).flatten()
+    }
+
+    fn interrupt(&self) {
+        let Some(number) = *self.cell.running.lock().unwrap() else { return };
+        *self.cell.interrupted.lock().unwrap() = Some(number);
+        let Some(child) = self.cell.child.lock().unwrap().clone() else { return };
+        let pid = child.lock().unwrap().id() as libc::pid_t;
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let cell = self.cell.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(INTERRUPT_GRACE);
+            let still_running = *cell.running.lock().unwrap() == Some(number);
+            if still_running {
+                *cell.killed.lock().unwrap() = Some(number);
+                let _ = child.lock().unwrap().kill();
+            }
+        });
+    }
+
+    fn shut_down(&self) {
+        self.ask(|done| Job::Shutdown { done });
+    }
+}
+
+struct Session {
+    context: CommandContext,
+    outputs: Arc<OutputRouter>,
+    /// Code that attaches the prelude to a (re)started cell process.
+    attach: Option<String>,
+}
+
+fn serve(queue: Receiver<Job>, cell: &RunningCell) {
+    let mut session = match Session::start(cell) {
+        Ok(session) => session,
+        Err(message) => {
+            let error = CellError::new("EvaluatorError", message);
+            for job in queue {
+                match job {
+                    Job::Execute { done, .. } => drop(done.send(Err(error.clone()))),
+                    Job::Complete { done, .. } => drop(done.send(Completions::default())),
+                    Job::Inspect { done, .. } => drop(done.send(None)),
+                    Job::Shutdown { done } => drop(done.send(())),
+                }
+            }
+            return;
+        }
+    };
+    for job in queue {
+        match job {
+            Job::Execute { code, sink, done } => drop(done.send(session.execute(&code, sink, cell))),
+            Job::Complete { code, cursor, done } => drop(done.send(session.complete(&code, cursor))),
+            Job::Inspect { code, cursor, done } => drop(done.send(session.inspect(&code, cursor))),
+            Job::Shutdown { done } => {
+                drop(session);
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+}
+
+impl Session {
+    fn start(cell: &RunningCell) -> Result<Session, String> {
+        let mut cell_process = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+        // Its own process group: a SIGINT aimed at the kernel's group must not kill the session.
+        std::os::unix::process::CommandExt::process_group(&mut cell_process, 0);
+        let (eval_context, streams) = EvalContext::with_subprocess_command(cell_process)
+            .map_err(|error| format!("Rust could not be started: {error}. Check that `cargo` and `rustc` work in a terminal."))?;
+        let context = CommandContext::with_eval_context(eval_context);
+        *cell.child.lock().unwrap() = Some(context.process_handle());
+        let outputs = OutputRouter::start(streams.stdout, streams.stderr);
+        let attach = prelude_dir().map(|_| "rustpar::session::attach();".to_owned());
+        let mut session = Session { context, outputs, attach };
+        if let Some(dir) = prelude_dir() {
+            let setup = format!(
+                ":dep rustpar = {{ path = {:?} }}\nuse rustpar::prelude::*;\n{}",
+                dir.display(),
+                session.attach.as_deref().unwrap_or_default()
+            );
+            session.context.execute(&setup).map_err(|error| format!("The prelude could not be loaded: {error}"))?;
+        }
+        Ok(session)
+    }
+
+    fn execute(&mut self, code: &str, sink: Arc<dyn OutputSink>, cell: &RunningCell) -> Result<Executed, CellError> {
+        let started = Instant::now();
+        let variables: Vec<String> = self.context.variables_and_types().map(|(name, _)| name.to_owned()).collect();
+        self.outputs.begin_cell(sink.clone());
+        let number = cell.number.fetch_add(1, Ordering::SeqCst) + 1;
+        *cell.running.lock().unwrap() = Some(number);
+        let mut callbacks = EvalCallbacks {
+            input_reader: &|request| match sink.request_input(&request.prompt, request.is_password) {
+                Ok(line) => line,
+                Err(error) => {
+                    sink.emit(Output::Text { stream: Stream::Stderr, text: format!("{error}\n") });
+                    cell_process::INPUT_REFUSED.to_owned()
+                }
+            },
+        };
+        let result = self.context.execute_with_callbacks(code, &mut callbacks);
+        *cell.running.lock().unwrap() = None;
+        let killed = cell.killed.lock().unwrap().take() == Some(number);
+        let interrupted = cell.interrupted.lock().unwrap().take() == Some(number);
+        let report = self.outputs.finish_cell();
+        let outputs = match result {
+            Ok(outputs) => outputs,
+            Err(evcxr::Error::CompilationErrors(errors)) => return Err(cell_errors::compile_error(code, &errors)),
+            Err(evcxr::Error::SubprocessTerminated(status)) => {
+                self.reattach_prelude();
+                return Err(if killed {
+                    cell_errors::interrupted_by_restart(&variables)
+                } else {
+                    cell_errors::crashed(&status, &report.stderr_tail, &variables)
+                });
+            }
+            Err(error) => return Err(CellError::new("EvaluatorError", error.to_string())),
+        };
+        match report.failure {
+            Some(Failure::Panicked) if interrupted || report.panic.as_ref().is_some_and(|p| p.interrupted) => {
+                return Err(cell_errors::interrupted_keeping_variables());
+            }
+            Some(Failure::Panicked) => return Err(cell_errors::panic_error(report.panic, &report.stderr_tail)),
+            Some(Failure::ReturnedError) => return Err(cell_errors::returned_error(&report.stderr_tail)),
+            None => {}
+        }
+        let run = outputs.phases.iter().filter(|phase| phase.name == RUN_PHASE).map(|phase| phase.duration).sum();
+        let timings = Timings { compile: started.elapsed().saturating_sub(run), run };
+        let result = (!outputs.content_by_mime_type.is_empty()).then(|| {
+            with_plain_fallback(outputs.content_by_mime_type.into_iter().map(|(mime, content)| (mime, Value::from(content))).collect())
+        });
+        Ok(Executed { result, timings })
+    }
+
+    /// A fresh cell process has none of the prelude's hooks: attach them again.
+    fn reattach_prelude(&mut self) {
+        if let Some(attach) = &self.attach
+            && let Err(error) = self.context.execute(attach)
+        {
+            tracing::warn!("could not attach the prelude to the new cell process: {error}");
+        }
+    }
+
+    fn complete(&mut self, code: &str, cursor: usize) -> Completions {
+        let Ok(found) = self.context.completions(code, cursor) else { return Completions::default() };
+        let mut matches: Vec<String> = Vec::new();
+        for completion in found.completions {
+            if !matches.contains(&completion.code) {
+                matches.push(completion.code);
+            }
+        }
+        Completions { matches, start: found.start_offset, end: found.end_offset }
+    }
+
+    fn inspect(&mut self, code: &str, cursor: usize) -> Option<Map<String, Value>> {
+        let end = end_of_word(code, cursor);
+        let (plain, html) = self.context.hover_at(code, end).ok()?;
+        if plain.trim().is_empty() {
+            return None;
+        }
+        let mut bundle = Map::new();
+        bundle.insert("text/plain".into(), plain.into());
+        bundle.insert("text/html".into(), html.into());
+        Some(bundle)
+    }
+}
+
+/// The byte offset just after the identifier the cursor is in (or after).
+fn end_of_word(code: &str, cursor: usize) -> usize {
+    let cursor = cursor.min(code.len());
+    code[cursor..]
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(code.len(), |(offset, _)| cursor + offset)
+}
+
+fn rustc_version() -> String {
+    std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|version| version.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::end_of_word;
+
+    #[test]
+    fn inspection_finds_the_whole_word_around_the_cursor() {
+        assert_eq!(end_of_word("let v = Vec::new();", 9), 11);
+        assert_eq!(end_of_word("HashMap", 0), 7);
+        assert_eq!(end_of_word("x", 5), 1);
+    }
+}

@@ -1,0 +1,121 @@
+//! Routes what the cell process prints to the running cell's sink.
+//!
+//! evcxr hands the cell process's stdout lines to a channel; one pump thread
+//! decodes them ([`rustpar_wire::Message`]) and emits them, while keeping the
+//! facts the evaluator needs to judge the cell: did it panic, with what
+//! message, and what did it last print on stderr.
+
+use crate::outputs::{Output, OutputSink, Stream};
+use crossbeam_channel::{Receiver, Sender, select};
+use rustpar_wire::{Failure, Message, Panic};
+use std::sync::{Arc, Mutex};
+
+/// What the cell process reported about the current cell besides its output.
+#[derive(Debug, Default)]
+pub(crate) struct CellReport {
+    pub failure: Option<Failure>,
+    pub panic: Option<Panic>,
+    /// The last lines the cell printed to stderr (an error's message).
+    pub stderr_tail: String,
+}
+
+const STDERR_TAIL_LIMIT: usize = 4096;
+
+pub(crate) struct OutputRouter {
+    /// The sink of the latest cell; output printed by threads that outlive a
+    /// cell still reaches the notebook, under that cell.
+    sink: Mutex<Option<Arc<dyn OutputSink>>>,
+    report: Mutex<CellReport>,
+    flush_requests: Sender<Sender<()>>,
+}
+
+impl OutputRouter {
+    pub fn start(stdout: Receiver<String>, stderr: Receiver<String>) -> Arc<OutputRouter> {
+        let (flush_requests, flushes) = crossbeam_channel::unbounded();
+        let router = Arc::new(OutputRouter { sink: Mutex::new(None), report: Mutex::default(), flush_requests });
+        let pump = router.clone();
+        std::thread::Builder::new()
+            .name("rustpar-outputs".into())
+            .spawn(move || pump.pump(stdout, stderr, flushes))
+            .expect("the kernel can start its output thread");
+        router
+    }
+
+    /// Directs output to a new cell's sink and forgets the last cell's report.
+    pub fn begin_cell(&self, sink: Arc<dyn OutputSink>) {
+        *self.sink.lock().unwrap() = Some(sink);
+        *self.report.lock().unwrap() = CellReport::default();
+    }
+
+    /// Waits until every line evcxr has received so far has been emitted, then
+    /// returns the cell's report.
+    pub fn finish_cell(&self) -> CellReport {
+        let (done, wait) = crossbeam_channel::bounded(1);
+        if self.flush_requests.send(done).is_ok() {
+            let _ = wait.recv();
+        }
+        std::mem::take(&mut *self.report.lock().unwrap())
+    }
+
+    fn pump(&self, stdout: Receiver<String>, stderr: Receiver<String>, flushes: Receiver<Sender<()>>) {
+        loop {
+            select! {
+                recv(stdout) -> line => match line {
+                    Ok(line) => self.route_line(&line),
+                    Err(_) => return,
+                },
+                recv(stderr) -> line => match line {
+                    Ok(line) => self.route(Message::Stderr(line + "\n")),
+                    Err(_) => return,
+                },
+                recv(flushes) -> done => {
+                    for line in stdout.try_iter() {
+                        self.route_line(&line);
+                    }
+                    for line in stderr.try_iter() {
+                        self.route(Message::Stderr(line + "\n"));
+                    }
+                    if let Ok(done) = done {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn route_line(&self, line: &str) {
+        self.route(Message::parse(line).unwrap_or_else(|| Message::Stdout(format!("{line}\n"))));
+    }
+
+    fn route(&self, message: Message) {
+        let output = match message {
+            Message::Stdout(text) => Output::Text { stream: Stream::Stdout, text },
+            Message::Stderr(text) => {
+                self.remember_stderr(&text);
+                Output::Text { stream: Stream::Stderr, text }
+            }
+            Message::Display(display) => Output::Display {
+                data: display.data,
+                metadata: display.metadata,
+                display_id: display.display_id,
+                update: display.update,
+            },
+            Message::ClearOutput { wait } => Output::ClearOutput { wait },
+            Message::Panic(panic) => return self.report.lock().unwrap().panic = Some(panic),
+            Message::CellFailed(failure) => return self.report.lock().unwrap().failure = Some(failure),
+        };
+        if let Some(sink) = self.sink.lock().unwrap().as_ref() {
+            sink.emit(output);
+        }
+    }
+
+    fn remember_stderr(&self, text: &str) {
+        let tail = &mut self.report.lock().unwrap().stderr_tail;
+        tail.push_str(text);
+        if tail.len() > STDERR_TAIL_LIMIT {
+            let cut = tail.len() - STDERR_TAIL_LIMIT;
+            let cut = (cut..tail.len()).find(|&i| tail.is_char_boundary(i)).unwrap_or(tail.len());
+            tail.drain(..cut);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The language behind the kernel, as the dispatcher sees it.
+//!
+//! [`Interpreter`] is the small interface between the protocol and the
+//! language: execute, complete, inspect, interrupt. The evcxr evaluator
+//! implements it; tests of the dispatcher can use a fake one.
+
+use crate::outputs::OutputSink;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A successful cell.
+#[derive(Debug, Default)]
+pub struct Executed {
+    /// The MIME bundle of the cell's value, if it ends with an expression.
+    pub result: Option<Map<String, Value>>,
+    pub timings: Timings,
+}
+
+/// Where a cell's time went.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timings {
+    pub compile: Duration,
+    pub run: Duration,
+}
+
+/// A failed cell, in the three fields Jupyter shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellError {
+    /// The kind: `CompileError`, `Panic`, `Error`, `Interrupted`,
+    /// `EvaluatorCrashed`, `InputError`, `EvaluatorError`.
+    pub ename: String,
+    pub evalue: String,
+    pub traceback: Vec<String>,
+}
+
+impl CellError {
+    /// An error whose traceback is its message, in red.
+    pub fn new(ename: &str, evalue: impl Into<String>) -> CellError {
+        let evalue = evalue.into();
+        let traceback = vec![format!("\x1b[0;31m{ename}\x1b[0m: {evalue}")];
+        CellError { ename: ename.to_owned(), evalue, traceback }
+    }
+}
+
+/// Completion candidates replacing `code[start..end]`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Completions {
+    pub matches: Vec<String>,
+    pub start: usize,
+    pub end: usize,
+}
+
+pub trait Interpreter: Send + Sync + 'static {
+    /// The language version shown in kernel_info (e.g. the rustc version).
+    fn language_version(&self) -> String;
+
+    /// Runs a cell, emitting its outputs into `sink` as they come. The sink is
+    /// kept for output that threads started by the cell print later.
+    fn execute(&self, code: &str, sink: Arc<dyn OutputSink>) -> Result<Executed, CellError>;
+
+    /// Completions at byte offset `cursor`.
+    fn complete(&self, code: &str, cursor: usize) -> Completions;
+
+    /// Documentation of the name at byte offset `cursor`, as a MIME bundle.
+    fn inspect(&self, code: &str, cursor: usize) -> Option<Map<String, Value>>;
+
+    /// Stops the running cell, if any. Callable from any thread, at any time.
+    fn interrupt(&self);
+
+    /// Ends the session cleanly before the kernel exits.
+    fn shut_down(&self);
+}

@@ -1,0 +1,26 @@
+//! rustpar's Jupyter kernel: Rust cells, evaluated by evcxr, for parallel
+//! programming notebooks.
+//!
+//! A request travels one way through these modules:
+//!
+//! 1. [`transport`] owns the five ZeroMQ sockets (via `jupyter-zmq-client`),
+//!    verifies signatures and hands requests on;
+//! 2. [`dispatch`] maps each message type to a handler, publishes busy/idle,
+//!    queues cells, aborts after errors, keeps [`history`] and [`comms`];
+//! 3. the [`interpreter::Interpreter`] runs the cell — in production the
+//!    [`evaluator`], which drives evcxr and its cell process;
+//! 4. the cell's [`outputs`] flow back through the dispatcher's sink to iopub.
+//!
+//! [`is_complete`] and [`magics`] are small pure helpers of the dispatcher;
+//! [`kernelspec`] installs the kernel. See HOW_IT_WORKS.md for the whole path.
+
+pub mod comms;
+pub mod dispatch;
+pub mod evaluator;
+pub mod history;
+pub mod interpreter;
+pub mod is_complete;
+pub mod kernelspec;
+pub mod magics;
+pub mod outputs;
+pub mod transport;

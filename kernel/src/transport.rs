@@ -1,0 +1,170 @@
+//! The kernel's five ZeroMQ sockets.
+//!
+//! Sockets, signing and verification come from `jupyter-zmq-client`; this
+//! module binds them, reads each into [`Incoming`] requests, and writes the
+//! messages the dispatcher hands back. It knows nothing of what a message
+//! means. A message whose signature does not verify is logged and dropped.
+
+use anyhow::{Context, Result};
+use jupyter_protocol::{ConnectionInfo, Header, JupyterMessage, JupyterMessageContent, IoPubWelcome};
+use jupyter_zmq_client::{
+    Connection, RawMessage, RouterRecvConnection, RouterSendConnection, SubscriptionEvent,
+    create_kernel_control_connection, create_kernel_heartbeat_connection, create_kernel_iopub_xpub_connection,
+    create_kernel_shell_connection, create_kernel_stdin_connection, parse_subscription_message,
+};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use zeromq::SocketRecv;
+
+/// The sockets a request can arrive on and a reply leave by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Shell,
+    Control,
+    Stdin,
+    IoPub,
+}
+
+/// A request that arrived, or why it could not be read.
+#[derive(Debug)]
+pub enum Incoming {
+    Request(JupyterMessage),
+    /// Well signed, but its content does not fit its type: answerable, since
+    /// its header and sender are known.
+    Malformed { header: Header, identities: Vec<bytes::Bytes>, reason: String },
+}
+
+/// Messages on their way out, to be written in order per socket.
+#[derive(Clone)]
+pub struct Outbox {
+    sender: UnboundedSender<(Channel, JupyterMessage)>,
+}
+
+impl Outbox {
+    pub fn send(&self, channel: Channel, message: JupyterMessage) {
+        // Fails only when the kernel is shutting down, when nothing need be sent.
+        let _ = self.sender.send((channel, message));
+    }
+}
+
+/// The receiving ends for the dispatcher, one per request channel.
+pub struct Inboxes {
+    pub shell: UnboundedReceiver<Incoming>,
+    pub control: UnboundedReceiver<Incoming>,
+    pub stdin: UnboundedReceiver<Incoming>,
+}
+
+/// Binds every socket of `info` and starts the tasks that serve them.
+pub async fn serve(info: &ConnectionInfo, session_id: &str) -> Result<(Outbox, Inboxes)> {
+    let (shell_out, shell_in) = create_kernel_shell_connection(info, session_id).await.context("binding the shell socket")?.split();
+    let (control_out, control_in) =
+        create_kernel_control_connection(info, session_id).await.context("binding the control socket")?.split();
+    let (stdin_out, stdin_in) = create_kernel_stdin_connection(info, session_id).await.context("binding the stdin socket")?.split();
+    let iopub = create_kernel_iopub_xpub_connection(info, session_id).await.context("binding the iopub socket")?;
+    let mut heartbeat = create_kernel_heartbeat_connection(info).await.context("binding the heartbeat socket")?;
+
+    tokio::spawn(async move {
+        while heartbeat.single_heartbeat().await.is_ok() {}
+    });
+    let inboxes = Inboxes { shell: read_requests(shell_in, "shell"), control: read_requests(control_in, "control"), stdin: read_requests(stdin_in, "stdin") };
+
+    let (sender, mut outgoing) = unbounded_channel::<(Channel, JupyterMessage)>();
+    let (iopub_sender, iopub_messages) = unbounded_channel();
+    tokio::spawn(publish(iopub, iopub_messages));
+    let mut writers = [(Channel::Shell, shell_out), (Channel::Control, control_out), (Channel::Stdin, stdin_out)].map(|(channel, connection)| {
+        let (to_socket, messages) = unbounded_channel();
+        tokio::spawn(write_replies(connection, messages));
+        (channel, to_socket)
+    });
+    tokio::spawn(async move {
+        while let Some((channel, message)) = outgoing.recv().await {
+            let queue = match channel {
+                Channel::IoPub => &iopub_sender,
+                _ => &writers.iter_mut().find(|(socket, _)| *socket == channel).expect("every reply channel has a writer").1,
+            };
+            let _ = queue.send(message);
+        }
+    });
+    Ok((Outbox { sender }, inboxes))
+}
+
+fn read_requests(mut connection: RouterRecvConnection, name: &'static str) -> UnboundedReceiver<Incoming> {
+    let (sender, receiver) = unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let frames = match connection.socket.recv().await {
+                Ok(frames) => frames,
+                Err(error) => {
+                    tracing::error!("the {name} socket failed: {error}");
+                    return;
+                }
+            };
+            match RawMessage::from_multipart(frames, &connection.mac) {
+                Ok(raw) => match decode(raw) {
+                    Ok(incoming) => {
+                        if sender.send(incoming).is_err() {
+                            return;
+                        }
+                    }
+                    Err(reason) => tracing::warn!("dropped an unreadable message on {name}: {reason}"),
+                },
+                Err(error) => tracing::warn!("dropped a message on {name} that is not a signed Jupyter message: {error}"),
+            }
+        }
+    });
+    receiver
+}
+
+/// Reads the four JSON parts of a verified message.
+fn decode(raw: RawMessage) -> Result<Incoming, String> {
+    let part = |index: usize| -> Result<serde_json::Value, String> {
+        serde_json::from_slice(&raw.jparts[index]).map_err(|error| format!("part {index} is not JSON: {error}"))
+    };
+    let header: Header = serde_json::from_value(part(0)?).map_err(|error| format!("bad header: {error}"))?;
+    let identities = raw.zmq_identities.clone();
+    let content = match part(3).and_then(|content| {
+        JupyterMessageContent::from_type_and_content(&header.msg_type, content).map_err(|error| error.to_string())
+    }) {
+        Ok(content) => content,
+        Err(reason) => return Ok(Incoming::Malformed { header, identities, reason }),
+    };
+    let metadata = part(2).unwrap_or_default();
+    Ok(Incoming::Request(JupyterMessage {
+        zmq_identities: identities,
+        parent_header: part(1).ok().and_then(|parent| serde_json::from_value(parent).ok()),
+        header,
+        metadata,
+        content,
+        buffers: raw.jparts.get(4..).map(<[_]>::to_vec).unwrap_or_default(),
+        channel: None,
+    }))
+}
+
+async fn write_replies(mut connection: RouterSendConnection, mut messages: UnboundedReceiver<JupyterMessage>) {
+    while let Some(message) = messages.recv().await {
+        if let Err(error) = connection.send(message).await {
+            tracing::warn!("could not send a reply: {error}");
+        }
+    }
+}
+
+/// Publishes iopub messages and greets every new subscriber (JEP 65).
+async fn publish(mut iopub: Connection<zeromq::XPubSocket>, mut messages: UnboundedReceiver<JupyterMessage>) {
+    loop {
+        tokio::select! {
+            message = messages.recv() => {
+                let Some(message) = message else { return };
+                if let Err(error) = iopub.send(message).await {
+                    tracing::warn!("could not publish on iopub: {error}");
+                }
+            }
+            subscription = iopub.socket.recv() => {
+                if let Ok(SubscriptionEvent::Subscribe(topic)) = subscription.as_ref().map_err(drop).and_then(|frames| parse_subscription_message(frames).ok_or(())) {
+                    let welcome = JupyterMessage::new(IoPubWelcome::new(topic), None);
+                    if let Err(error) = iopub.send(welcome).await {
+                        tracing::warn!("could not welcome an iopub subscriber: {error}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! What the kernel runs once in each new cell process (hidden from students).
+//!
+//! [`attach`] installs a panic hook that reports panics to the kernel, so that
+//! a panicking cell is an error with its message, and starts a thread that
+//! flushes stdout often, so that `print!` without a newline shows up while
+//! the cell runs.
+
+use rustpar_wire::{Message, Panic};
+use std::io::Write;
+use std::sync::Once;
+use std::time::Duration;
+
+/// Connects this process to the kernel. Idempotent.
+#[doc(hidden)]
+pub fn attach() {
+    static ATTACHED: Once = Once::new();
+    ATTACHED.call_once(|| {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let interrupted = info.payload().is::<crate::cancel::Interrupted>();
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| if interrupted { "interrupted".into() } else { "the cell panicked".into() });
+            let thread = std::thread::current().name().map(str::to_owned);
+            let on_cell_thread = thread.as_deref() == Some("main");
+            if !on_cell_thread && !interrupted {
+                default_hook(info);
+            }
+            let panic = Panic { message, location: info.location().map(|l| format!("line {}", l.line())), thread, interrupted };
+            send(&Message::Panic(panic));
+        }));
+        std::thread::Builder::new()
+            .name("rustpar-flush".into())
+            .spawn(|| loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let _ = std::io::stdout().flush();
+            })
+            .expect("the prelude can start its flushing thread");
+    });
+}
+
+/// Writes one protocol line to the kernel, after whatever the cell printed.
+pub(crate) fn send(message: &Message) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.flush();
+    let _ = stdout.write_all(message.to_line().as_bytes());
+    let _ = stdout.flush();
+}
