@@ -204,10 +204,17 @@ impl Kernel {
             let cursor = char_to_byte(&code, cursor);
             match request.header.msg_type.as_str() {
                 "execute_request" => {
-                    let failed = self.with_status(&request, || self.execute(&request, &content, &code));
                     let stop_on_error = content.get("stop_on_error").and_then(Value::as_bool).unwrap_or(true);
-                    if failed && stop_on_error {
-                        self.abort_queued(queue);
+                    let aborted = self.with_status(&request, || {
+                        let (reply, failed) = self.execute(&request, &content, &code);
+                        // What was queued behind a failed cell is aborted, not what the
+                        // client sends after seeing the failure: take it before replying.
+                        let aborted: Vec<JupyterMessage> = if failed && stop_on_error { queue.try_iter().collect() } else { Vec::new() };
+                        self.outbox.send(Channel::Shell, reply);
+                        aborted
+                    });
+                    for request in aborted {
+                        self.abort(&request);
                     }
                 }
                 "complete_request" => self.with_status(&request, || {
@@ -231,21 +238,17 @@ impl Kernel {
         }
     }
 
-    /// Answers every execute request already waiting with "aborted", as
-    /// ipykernel does after an error when stop_on_error is set.
-    fn abort_queued(&self, queue: &crossbeam_channel::Receiver<JupyterMessage>) {
-        // Requests sent together arrive within moments of each other.
-        std::thread::sleep(Duration::from_millis(50));
-        for request in queue.try_iter() {
-            self.with_status(&request, || {
-                let count = *self.execution_count.lock().unwrap();
-                self.reply(Channel::Shell, &request, json!({ "status": "aborted", "execution_count": count, "user_expressions": {}, "payload": [] }));
-            });
-        }
+    /// Answers a request queued behind a failed cell, as ipykernel does when
+    /// stop_on_error is set.
+    fn abort(&self, request: &JupyterMessage) {
+        self.with_status(request, || {
+            let count = *self.execution_count.lock().unwrap();
+            self.reply(Channel::Shell, request, json!({ "status": "aborted", "execution_count": count, "user_expressions": {}, "payload": [] }));
+        });
     }
 
-    /// Runs one cell; returns whether it failed.
-    fn execute(&self, request: &JupyterMessage, content: &Value, code: &str) -> bool {
+    /// Runs one cell; returns its reply and whether it failed.
+    fn execute(&self, request: &JupyterMessage, content: &Value, code: &str) -> (JupyterMessage, bool) {
         let silent = content.get("silent").and_then(Value::as_bool).unwrap_or(false);
         let store_history = !silent && content.get("store_history").and_then(Value::as_bool).unwrap_or(true);
         let count = {
@@ -315,9 +318,7 @@ impl Kernel {
         if store_history {
             self.history.lock().unwrap().record(count, code, output_text.as_deref());
         }
-        let reply_message = message(Some(request), "execute_reply", reply).with_metadata(metadata);
-        self.outbox.send(Channel::Shell, reply_message);
-        failed
+        (message(Some(request), "execute_reply", reply).with_metadata(metadata), failed)
     }
 
     /// Evaluates each user expression as a silent cell of its own.

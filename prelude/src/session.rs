@@ -15,6 +15,9 @@ use std::time::Duration;
 pub fn attach() {
     static ATTACHED: Once = Once::new();
     ATTACHED.call_once(|| {
+        // The kernel runs cells on the thread that attaches (the process's main
+        // thread, unnamed from this library's point of view).
+        let cell_thread = std::thread::current().id();
         let default_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let interrupted = info.payload().is::<crate::cancel::Interrupted>();
@@ -25,7 +28,7 @@ pub fn attach() {
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| if interrupted { "interrupted".into() } else { "the cell panicked".into() });
             let thread = std::thread::current().name().map(str::to_owned);
-            let on_cell_thread = thread.as_deref() == Some("main");
+            let on_cell_thread = std::thread::current().id() == cell_thread;
             if !on_cell_thread && !interrupted {
                 default_hook(info);
             }

@@ -195,11 +195,13 @@ impl Session {
         self.outputs.begin_cell(sink.clone());
         let number = cell.number.fetch_add(1, Ordering::SeqCst) + 1;
         *cell.running.lock().unwrap() = Some(number);
+        let refused_input = std::cell::Cell::new(None);
         let mut callbacks = EvalCallbacks {
             input_reader: &|request| match sink.request_input(&request.prompt, request.is_password) {
                 Ok(line) => line,
                 Err(error) => {
                     sink.emit(Output::Text { stream: Stream::Stderr, text: format!("{error}\n") });
+                    refused_input.set(Some(error));
                     cell_process::INPUT_REFUSED.to_owned()
                 }
             },
@@ -229,6 +231,10 @@ impl Session {
             Some(Failure::Panicked) => return Err(cell_errors::panic_error(report.panic, &report.stderr_tail)),
             Some(Failure::ReturnedError) => return Err(cell_errors::returned_error(&report.stderr_tail)),
             None => {}
+        }
+        if let Some(error) = refused_input.take() {
+            // The cell went on with an empty line, but it did not get what it asked for.
+            return Err(CellError::new("InputError", error.to_string()));
         }
         let run = outputs.phases.iter().filter(|phase| phase.name == RUN_PHASE).map(|phase| phase.duration).sum();
         let timings = Timings { compile: started.elapsed().saturating_sub(run), run };
