@@ -14,6 +14,9 @@
 pub mod cell_process;
 mod cell_errors;
 mod output_router;
+mod session_dir;
+
+pub use session_dir::SessionDir;
 
 use crate::interpreter::{CellError, Completions, Executed, Interpreter, Timings};
 use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
@@ -69,16 +72,19 @@ pub fn prelude_dir() -> Option<PathBuf> {
 }
 
 impl EvcxrEvaluator {
-    /// Starts the evaluator thread; the context and prelude load in the background.
-    pub fn start() -> EvcxrEvaluator {
+    /// Starts the evaluator thread, building in `dir`; the context and
+    /// prelude load in the background.
+    pub fn start(dir: SessionDir) -> EvcxrEvaluator {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let cell = Arc::new(RunningCell::default());
         let worker_cell = cell.clone();
+        let rustc_version = rustc_version();
+        let version = rustc_version.clone();
         std::thread::Builder::new()
             .name("rustpar-evaluator".into())
-            .spawn(move || serve(queue, &worker_cell))
+            .spawn(move || serve(queue, &worker_cell, &dir, &version))
             .expect("the kernel can start its evaluator thread");
-        EvcxrEvaluator { jobs, cell, rustc_version: rustc_version() }
+        EvcxrEvaluator { jobs, cell, rustc_version }
     }
 
     fn ask<T>(&self, job: impl FnOnce(Sender<T>) -> Job) -> Option<T> {
@@ -134,10 +140,12 @@ struct Session {
     outputs: Arc<OutputRouter>,
     /// Code that attaches the prelude to a (re)started cell process.
     attach: Option<String>,
+    /// Said on stderr under the first cell: what went wrong at start-up.
+    warning: Option<String>,
 }
 
-fn serve(queue: Receiver<Job>, cell: &RunningCell) {
-    let mut session = match Session::start(cell) {
+fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_version: &str) {
+    let mut session = match Session::start(cell, dir, rustc_version) {
         Ok(session) => session,
         Err(message) => {
             let error = CellError::new("EvaluatorError", message);
@@ -167,30 +175,53 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell) {
 }
 
 impl Session {
-    fn start(cell: &RunningCell) -> Result<Session, String> {
+    fn start(cell: &RunningCell, dir: &SessionDir, rustc_version: &str) -> Result<Session, String> {
+        let clock = Instant::now();
+        let prelude = prelude_dir();
+        let template_to_save = prelude.as_deref().and_then(|prelude| dir.fill_from_template(prelude, rustc_version));
+        let locked_versions = std::fs::read(dir.path().join("Cargo.lock")).ok();
         let mut cell_process = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
         // Its own process group: a SIGINT aimed at the kernel's group must not kill the session.
         std::os::unix::process::CommandExt::process_group(&mut cell_process, 0);
         let (eval_context, streams) = EvalContext::with_subprocess_command(cell_process)
             .map_err(|error| format!("Rust could not be started: {error}. Check that `cargo` and `rustc` work in a terminal."))?;
+        tracing::info!("evcxr started in {:?} (template {})", clock.elapsed(), if template_to_save.is_some() { "missing" } else { "used" });
         let context = CommandContext::with_eval_context(eval_context);
         *cell.child.lock().unwrap() = Some(context.process_handle());
         let outputs = OutputRouter::start(streams.stdout, streams.stderr);
-        let attach = prelude_dir().map(|_| "rustpar::session::attach();".to_owned());
-        let mut session = Session { context, outputs, attach };
-        if let Some(dir) = prelude_dir() {
-            let setup = format!(
-                ":dep rustpar = {{ path = {:?} }}\nuse rustpar::prelude::*;\n{}",
-                dir.display(),
-                session.attach.as_deref().unwrap_or_default()
-            );
-            session.context.execute(&setup).map_err(|error| format!("The prelude could not be loaded: {error}"))?;
+        let mut session = Session { context, outputs, attach: None, warning: None };
+        let Some(prelude) = prelude else {
+            tracing::warn!("no prelude found (set RUSTPAR_PRELUDE); sessions start without it");
+            return Ok(session);
+        };
+        // evcxr's first build trimmed the lock file to no dependencies; the
+        // template's versions spare cargo a new resolution (and the network).
+        if let Some(locked) = locked_versions {
+            let _ = std::fs::write(dir.path().join("Cargo.lock"), locked);
+        }
+        let attach = "rustpar::session::attach();";
+        let setup = format!(":dep rustpar = {{ path = {:?} }}\nuse rustpar::prelude::*;\n{attach}", prelude.display());
+        if let Err(error) = session.context.execute(&setup) {
+            // A session without the prelude is still a Rust session: say why and go on.
+            session.warning = Some(format!(
+                "The rustpar prelude could not be loaded, so this session runs plain Rust ({error}). \
+                 Reinstall with `bash install.sh`, or set RUSTPAR_PRELUDE to the prelude's folder.\n"
+            ));
+            return Ok(session);
+        }
+        session.attach = Some(attach.to_owned());
+        tracing::info!("prelude loaded after {:?}", clock.elapsed());
+        if let Some(template) = template_to_save {
+            dir.save_as_template(&template);
         }
         Ok(session)
     }
 
     fn execute(&mut self, code: &str, sink: Arc<dyn OutputSink>, cell: &RunningCell) -> Result<Executed, CellError> {
         let started = Instant::now();
+        if let Some(warning) = self.warning.take() {
+            sink.emit(Output::Text { stream: Stream::Stderr, text: warning });
+        }
         let variables: Vec<String> = self.context.variables_and_types().map(|(name, _)| name.to_owned()).collect();
         self.outputs.begin_cell(sink.clone());
         let number = cell.number.fetch_add(1, Ordering::SeqCst) + 1;
@@ -238,7 +269,9 @@ impl Session {
         }
         let run = outputs.phases.iter().filter(|phase| phase.name == RUN_PHASE).map(|phase| phase.duration).sum();
         let timings = Timings { compile: started.elapsed().saturating_sub(run), run };
-        let result = (!outputs.content_by_mime_type.is_empty()).then(|| {
+        // A cell ending in a call that returns nothing has no value to show.
+        let is_unit = outputs.content_by_mime_type.len() == 1 && outputs.content_by_mime_type.get("text/plain").is_some_and(|text| text == "()");
+        let result = (!outputs.content_by_mime_type.is_empty() && !is_unit).then(|| {
             with_plain_fallback(outputs.content_by_mime_type.into_iter().map(|(mime, content)| (mime, Value::from(content))).collect())
         });
         Ok(Executed { result, timings })
