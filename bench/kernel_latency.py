@@ -1,0 +1,91 @@
+"""Prints the kernel's headline latencies, next to ipykernel's in the same run.
+
+    .venv/bin/python bench/kernel_latency.py [--repeats N]
+
+Figures (issue "Kernel"): start -> kernel_info_reply, a warm `1+1`, and an
+interrupt of a running cell -> its execute_reply. Each is the median of N runs;
+ipykernel (installed with JupyterLab) is the baseline, run the same way.
+"""
+
+import argparse
+import statistics
+import time
+
+import jupyter_client
+
+CASES = {
+    "rustpar": {"warm": "1+1", "busy": "loop { check_interrupt(); }", "plain_busy": "loop {}"},
+    "python3": {"warm": "1+1", "busy": "while True: pass", "plain_busy": None},
+}
+
+
+def start(kernel_name):
+    began = time.perf_counter()
+    manager = jupyter_client.KernelManager(kernel_name=kernel_name)
+    manager.start_kernel()
+    client = manager.client()
+    client.start_channels()
+    client.kernel_info()
+    client.get_shell_msg(timeout=60)
+    return manager, client, time.perf_counter() - began
+
+
+def execute(client, code, interrupt_after=None, manager=None):
+    """Seconds from sending (or from the interrupt) to the execute_reply."""
+    began = time.perf_counter()
+    msg_id = client.execute(code)
+    if interrupt_after is not None:
+        time.sleep(interrupt_after)
+        began = time.perf_counter()
+        manager.interrupt_kernel()
+    while True:
+        reply = client.get_shell_msg(timeout=600)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            elapsed = time.perf_counter() - began
+            break
+    # Wait for idle so the next measurement starts clean.
+    while True:
+        message = client.get_iopub_msg(timeout=60)
+        if message["parent_header"].get("msg_id") == msg_id and message["content"].get("execution_state") == "idle":
+            return elapsed, reply["content"]
+
+
+def measure(kernel_name, repeats):
+    cases = CASES[kernel_name]
+    starts, warm, interrupt, plain_interrupt = [], [], [], []
+    for _ in range(repeats):
+        manager, client, seconds = start(kernel_name)
+        starts.append(seconds)
+        execute(client, cases["warm"])  # the first cell pays for start-up
+        warm.extend(execute(client, cases["warm"])[0] for _ in range(5))
+        interrupt.append(execute(client, cases["busy"], interrupt_after=1.0, manager=manager)[0])
+        if cases["plain_busy"]:
+            plain_interrupt.append(execute(client, cases["plain_busy"], interrupt_after=1.0, manager=manager)[0])
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return {
+        "start -> kernel_info_reply": statistics.median(starts),
+        "warm 1+1": statistics.median(warm),
+        "interrupt -> execute_reply": statistics.median(interrupt),
+        "interrupt of `loop {}` -> execute_reply": statistics.median(plain_interrupt) if plain_interrupt else None,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    ours = measure("rustpar", args.repeats)
+    baseline = measure("python3", args.repeats)
+    print(f"{'figure':42} {'rustpar':>10} {'ipykernel':>10} {'ratio':>7}")
+    for name, value in ours.items():
+        if value is None:
+            continue
+        base = baseline.get(name)
+        ratio = f"{value / base:7.2f}" if base else "      -"
+        base_text = f"{base * 1000:8.0f}ms" if base else "         -"
+        print(f"{name:42} {value * 1000:8.0f}ms {base_text} {ratio}")
+
+
+if __name__ == "__main__":
+    main()
