@@ -13,13 +13,29 @@
 //! status.markdown("step 2 of 2"); // replaces the line above
 //! ```
 
+mod progress;
+mod table;
+
+pub use progress::{ParWithProgress, Progress, ProgressIter, WithProgress, progress};
+pub use table::{Row, Table, Tabular, table};
+pub(crate) use table::{escape, evcxr_content, format_number};
+
 use crate::session::send;
+use base64::Engine as _;
 use rustpar_wire::{Display, Message};
 use serde_json::{Map, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Shows a MIME bundle (`[("text/html", "<b>hi</b>")]`); the building block of
-/// every other display call.
+/// Shows a MIME bundle: several renderings of one output, of which the
+/// notebook picks the richest it can show. The building block of every other
+/// display call.
+///
+/// ```
+/// rustpar::prelude::bundle([
+///     ("text/html", "<i>rich</i>".to_string()),
+///     ("text/plain", "plain".to_string()),
+/// ]);
+/// ```
 pub fn bundle<'a>(parts: impl IntoIterator<Item = (&'a str, String)>) {
     emit(parts, None, false);
 }
@@ -30,22 +46,41 @@ fn emit<'a>(parts: impl IntoIterator<Item = (&'a str, String)>, display_id: Opti
 }
 
 /// Shows HTML.
+///
+/// ```
+/// rustpar::prelude::html("<b>bold</b> and <i>italic</i>");
+/// ```
 pub fn html(html: impl Into<String>) {
     bundle([("text/html", html.into())]);
 }
 
 /// Shows Markdown (rendered by the notebook).
+///
+/// ```
+/// rustpar::prelude::markdown("**Result:** 42");
+/// ```
 pub fn markdown(text: impl Into<String>) {
     let text = text.into();
     bundle([("text/markdown", text.clone()), ("text/plain", text)]);
 }
 
 /// Shows an SVG image.
+///
+/// ```
+/// rustpar::prelude::svg(r#"<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="10" cy="10" r="8"/></svg>"#);
+/// ```
 pub fn svg(svg: impl Into<String>) {
     bundle([("image/svg+xml", svg.into())]);
 }
 
-/// Shows a PNG image from its bytes.
+/// Shows a PNG image from its bytes (the notebook receives them as base64).
+///
+/// ```
+/// let bytes = std::fs::read("/no/such/picture.png").unwrap_or_default();
+/// if !bytes.is_empty() {
+///     rustpar::prelude::png(&bytes);
+/// }
+/// ```
 pub fn png(bytes: &[u8]) {
     bundle([("image/png", base64(bytes))]);
 }
@@ -60,10 +95,19 @@ pub fn clear_output(wait: bool) {
     send(&Message::ClearOutput { wait });
 }
 
-/// An output that can be replaced in place.
+/// An output that can be replaced in place: the first call shows it, every
+/// later call replaces what it shows. It can be shared between threads.
+///
+/// ```
+/// use rustpar::prelude::*;
+/// let status = DisplayHandle::new();
+/// for step in 1..=3 {
+///     status.text(format!("step {step} of 3"));
+/// }
+/// ```
 pub struct DisplayHandle {
     id: String,
-    shown: std::cell::Cell<bool>,
+    shown: AtomicBool,
 }
 
 impl Default for DisplayHandle {
@@ -74,46 +118,69 @@ impl Default for DisplayHandle {
 
 impl DisplayHandle {
     /// A handle with a fresh display id; nothing is shown until the first call.
+    ///
+    /// ```
+    /// let handle = rustpar::prelude::DisplayHandle::new();
+    /// assert!(handle.id().starts_with("rustpar-"));
+    /// ```
     pub fn new() -> DisplayHandle {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let id = format!("rustpar-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        DisplayHandle { id, shown: std::cell::Cell::new(false) }
+        DisplayHandle { id, shown: AtomicBool::new(false) }
     }
 
     /// The display id the notebook knows this output by.
+    ///
+    /// ```
+    /// let a = rustpar::prelude::DisplayHandle::new();
+    /// let b = rustpar::prelude::DisplayHandle::new();
+    /// assert_ne!(a.id(), b.id());
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// Shows a bundle the first time, then replaces it.
+    ///
+    /// ```
+    /// let handle = rustpar::prelude::DisplayHandle::new();
+    /// handle.bundle([("text/html", "<b>1</b>".to_string()), ("text/plain", "1".to_string())]);
+    /// ```
     pub fn bundle<'a>(&self, parts: impl IntoIterator<Item = (&'a str, String)>) {
-        emit(parts, Some(self.id.clone()), self.shown.replace(true));
+        emit(parts, Some(self.id.clone()), self.shown.swap(true, Ordering::Relaxed));
     }
 
+    /// Shows (then replaces) HTML.
+    ///
+    /// ```
+    /// rustpar::prelude::DisplayHandle::new().html("<b>working…</b>");
+    /// ```
     pub fn html(&self, html: impl Into<String>) {
         self.bundle([("text/html", html.into())]);
     }
 
+    /// Shows (then replaces) Markdown.
+    ///
+    /// ```
+    /// rustpar::prelude::DisplayHandle::new().markdown("**working…**");
+    /// ```
     pub fn markdown(&self, text: impl Into<String>) {
         let text = text.into();
         self.bundle([("text/markdown", text.clone()), ("text/plain", text)]);
     }
 
+    /// Shows (then replaces) plain text.
+    ///
+    /// ```
+    /// rustpar::prelude::DisplayHandle::new().text("working…");
+    /// ```
     pub fn text(&self, text: impl Into<String>) {
         self.bundle([("text/plain", text.into())]);
     }
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]
