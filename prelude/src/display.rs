@@ -18,7 +18,7 @@ mod table;
 
 pub use progress::{ParWithProgress, Progress, ProgressIter, WithProgress, progress};
 pub use table::{Row, Table, Tabular, table};
-pub(crate) use table::{escape, evcxr_content, format_number};
+pub(crate) use table::{escape, format_number};
 
 use crate::session::send;
 use base64::Engine as _;

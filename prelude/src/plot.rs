@@ -311,10 +311,10 @@ impl Plot {
         crate::display::bundle([("image/svg+xml", self.svg()), ("text/plain", self.text())]);
     }
 
-    /// How evcxr shows a plot that ends a cell.
+    /// How evcxr shows a plot that ends a cell (as if it were shown).
     #[doc(hidden)]
     pub fn evcxr_display(&self) {
-        crate::display::evcxr_content(&[("image/svg+xml", &self.svg()), ("text/plain", &self.text())]);
+        self.show();
     }
 
     /// A one-line description of the chart.

@@ -177,6 +177,12 @@ impl Race {
     pub fn lost(&self) -> u64 {
         self.expected - self.racy
     }
+
+    /// How evcxr shows a race that ends a cell.
+    #[doc(hidden)]
+    pub fn evcxr_display(&self) {
+        crate::display::bundle([("text/plain", self.to_string())]);
+    }
 }
 
 impl fmt::Display for Race {

@@ -147,6 +147,13 @@ impl Timing {
     pub fn show(&self) {
         self.table().show();
     }
+
+    /// How evcxr shows a timing that ends a cell: its summary line (the
+    /// table is already shown).
+    #[doc(hidden)]
+    pub fn evcxr_display(&self) {
+        crate::display::bundle([("text/plain", self.to_string())]);
+    }
 }
 
 impl fmt::Display for Timing {
@@ -271,6 +278,21 @@ impl Comparison {
     pub fn show(&self) {
         self.table().show();
         self.plot().show();
+    }
+
+    /// How evcxr shows a comparison that ends a cell: one line per version.
+    #[doc(hidden)]
+    pub fn evcxr_display(&self) {
+        crate::display::bundle([("text/plain", self.to_string())]);
+    }
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (t, speedup) in self.timings.iter().zip(&self.speedups) {
+            writeln!(f, "{}: {} ({speedup:.2}× the first)", t.name, format_duration(t.median))?;
+        }
+        Ok(())
     }
 }
 
@@ -417,6 +439,19 @@ impl Scaling {
     pub fn show(&self) {
         self.table().show();
         bundle([("image/svg+xml", self.svg()), ("text/plain", self.plot().text())]);
+    }
+
+    /// How evcxr shows a scaling that ends a cell: its table as text (the
+    /// table and chart are already shown).
+    #[doc(hidden)]
+    pub fn evcxr_display(&self) {
+        crate::display::bundle([("text/plain", self.to_string())]);
+    }
+}
+
+impl fmt::Display for Scaling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.table().text())
     }
 }
 

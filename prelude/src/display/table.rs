@@ -220,10 +220,10 @@ impl Table {
         super::bundle([("text/html", self.html()), ("text/plain", self.text())]);
     }
 
-    /// How evcxr shows a table that ends a cell.
+    /// How evcxr shows a table that ends a cell (as if it were shown).
     #[doc(hidden)]
     pub fn evcxr_display(&self) {
-        evcxr_content(&[("text/html", &self.html()), ("text/plain", &self.text())]);
+        self.show();
     }
 }
 
@@ -243,22 +243,16 @@ fn push_html_rows(out: &mut String, rows: &[Vec<String>]) {
     }
 }
 
-/// Prints content in evcxr's format, which its kernel turns into a rich result.
-pub(crate) fn evcxr_content(parts: &[(&str, &str)]) {
-    let mut out = String::new();
-    for (mime, content) in parts {
-        let _ = write!(out, "EVCXR_BEGIN_CONTENT {mime}\n{}\nEVCXR_END_CONTENT\n", content.trim_end_matches('\n'));
-    }
-    print!("{out}");
-}
-
-/// Shows data as an HTML table: a 1-D or 2-D ndarray, or a `Vec` (or slice)
-/// of tuples, arrays or `Vec`s. Use [`Table`] for headers of your own.
+/// Shows data as an HTML table: a 1-D or 2-D ndarray, a `Vec` (or slice) of
+/// numbers or strings, or of tuples, arrays or `Vec`s (one per row). Use
+/// [`Table`] for headers of your own.
 ///
 /// ```
 /// use rustpar::prelude::*;
 /// table(&vec![("one", 1), ("two", 2)]);
 /// table(&array![[1.0, 2.0], [3.0, 4.0]]);
+/// table(&[0.5, 0.25, 0.125]);
+/// table(&Table::new(["threads", "seconds"]).row((1, 2.0)));
 /// ```
 pub fn table(data: &(impl Tabular + ?Sized)) {
     data.to_table().show();
@@ -285,15 +279,26 @@ impl<T: Tabular + ?Sized> Tabular for &T {
 
 impl<R: Row> Tabular for [R] {
     fn to_table(&self) -> Table {
+        if R::SINGLE {
+            // A list of plain values: number them, like a 1-D array.
+            let mut table = Table::new(["index", "value"]);
+            table.rows = self.iter().enumerate().map(|(i, row)| std::iter::once(i.to_string()).chain(row.cells()).collect()).collect();
+            return table;
+        }
         let columns = self.iter().map(|row| row.cells().len()).max().unwrap_or(0);
-        let mut table = Table::new(R::headers().unwrap_or_else(|| (0..columns).map(|i| i.to_string()).collect()));
-        table.headers.resize(columns.max(table.headers.len()), String::new());
+        let mut table = Table::new((0..columns).map(|i| i.to_string()));
         for row in self {
             let mut cells = row.cells();
             cells.resize(columns, String::new());
             table.rows.push(cells);
         }
         table
+    }
+}
+
+impl Tabular for Table {
+    fn to_table(&self) -> Table {
+        self.clone()
     }
 }
 
@@ -338,30 +343,43 @@ where
 }
 
 /// One row of a table: tuples (up to 8 values), arrays and `Vec`s whose
-/// values implement `Display`.
+/// values implement `Display`, and single numbers, strings, `char`s and
+/// `bool`s (a one-cell row).
 ///
 /// ```
 /// use rustpar::prelude::*;
 /// assert_eq!((1, "a", 2.5).cells(), ["1", "a", "2.5"]);
 /// assert_eq!([1, 2].cells(), ["1", "2"]);
+/// assert_eq!(7.cells(), ["7"]);
 /// ```
 pub trait Row {
     /// The row's cells as text.
     fn cells(&self) -> Vec<String>;
-    /// Column headers that go with this kind of row, if it has any.
-    fn headers() -> Option<Vec<String>> {
-        None
-    }
+    /// True for a single value (not a tuple or a list): a `Vec` of them is
+    /// shown with an index column, like a 1-D array.
+    #[doc(hidden)]
+    const SINGLE: bool = false;
 }
 
 impl<R: Row + ?Sized> Row for &R {
     fn cells(&self) -> Vec<String> {
         (**self).cells()
     }
-    fn headers() -> Option<Vec<String>> {
-        R::headers()
-    }
+    const SINGLE: bool = R::SINGLE;
 }
+
+macro_rules! single_rows {
+    ($($t:ty)*) => {$(
+        impl Row for $t {
+            fn cells(&self) -> Vec<String> {
+                vec![tidy(self.to_string())]
+            }
+            const SINGLE: bool = true;
+        }
+    )*};
+}
+
+single_rows!(f32 f64 i8 i16 i32 i64 i128 isize u8 u16 u32 u64 u128 usize bool char str String);
 
 impl<T: Display> Row for [T] {
     fn cells(&self) -> Vec<String> {
@@ -455,6 +473,17 @@ mod tests {
         let html = t.html();
         assert!(html.contains("<td>a</td><td>1</td>"), "{html}");
         assert!(html.contains("<td>b</td><td>22</td>"), "{html}");
+    }
+
+    #[test]
+    fn plain_values_are_numbered() {
+        let t = vec![10, 20].to_table();
+        assert_eq!(t.headers(), ["index", "value"]);
+        assert_eq!(t.rows(), [["0", "10"], ["1", "20"]]);
+        let t = ["a", "b"].to_table();
+        assert_eq!(t.rows()[1], ["1", "b"]);
+        let words: Vec<String> = vec!["x".into()];
+        assert_eq!(words.to_table().rows()[0], ["0", "x"]);
     }
 
     #[test]
