@@ -33,6 +33,8 @@
 use crate::cancel::{check_interrupt, interrupted};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use crossbeam_channel::{
@@ -143,21 +145,33 @@ impl<T> SendChecked<T> for Sender<T> {
 /// ```
 pub struct Results<T> {
     receiver: Receiver<T>,
+    failed: Arc<AtomicBool>,
 }
 
 impl<T> Iterator for Results<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.receiver.recv_checked().ok()
+        loop {
+            check_interrupt();
+            if self.failed.load(Ordering::Relaxed) {
+                return None;
+            }
+            match self.receiver.recv_timeout(SLICE) {
+                Ok(message) => return Some(message),
+                Err(RecvTimeoutError::Disconnected) => return None,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
 }
 
 /// Sends with back-pressure from a helper thread: waits in slices, and gives
-/// up (`false`) when the receivers are gone or the cell is interrupted.
-fn feed<T>(sender: &Sender<T>, mut message: T) -> bool {
+/// up (`false`) when the receivers are gone, a stage failed or the cell is
+/// interrupted.
+fn feed<T>(sender: &Sender<T>, mut message: T, failed: &AtomicBool) -> bool {
     loop {
-        if interrupted() {
+        if interrupted() || failed.load(Ordering::Relaxed) {
             return false;
         }
         match sender.send_timeout(message, SLICE) {
@@ -168,11 +182,11 @@ fn feed<T>(sender: &Sender<T>, mut message: T) -> bool {
     }
 }
 
-/// Receives in a helper thread: `None` when the channel is closed and empty
-/// or the cell is interrupted.
-fn take<T>(receiver: &Receiver<T>) -> Option<T> {
+/// Receives in a helper thread: `None` when the channel is closed and empty,
+/// a stage failed or the cell is interrupted.
+fn take<T>(receiver: &Receiver<T>, failed: &AtomicBool) -> Option<T> {
     loop {
-        if interrupted() {
+        if interrupted() || failed.load(Ordering::Relaxed) {
             return None;
         }
         match receiver.recv_timeout(SLICE) {
@@ -226,15 +240,26 @@ where
     let (results_in, results_out) = bounded::<O>(capacity);
     let producer = producer.into_iter();
     let work = &work;
+    // Set when a stage panics, so that the others stop too.
+    let failed = Arc::new(AtomicBool::new(false));
+    let stop: &AtomicBool = &failed;
+    let stage = |body: Box<dyn FnOnce() + Send + '_>| {
+        let result = catch_unwind(AssertUnwindSafe(body));
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        result
+    };
+    let stage = &stage;
     let outcome = std::thread::scope(|s| {
         let mut stages = Vec::with_capacity(workers + 1);
         stages.push(
             std::thread::Builder::new()
                 .name("rustpar-producer".into())
                 .spawn_scoped(s, move || {
-                    catch_unwind(AssertUnwindSafe(move || {
+                    stage(Box::new(move || {
                         for item in producer {
-                            if !feed(&items_in, item) {
+                            if !feed(&items_in, item, stop) {
                                 break;
                             }
                         }
@@ -248,9 +273,9 @@ where
                 std::thread::Builder::new()
                     .name(format!("rustpar-worker-{i}"))
                     .spawn_scoped(s, move || {
-                        catch_unwind(AssertUnwindSafe(move || {
-                            while let Some(item) = take(&items) {
-                                if !feed(&results, work(item)) {
+                        stage(Box::new(move || {
+                            while let Some(item) = take(&items, stop) {
+                                if !feed(&results, work(item), stop) {
                                     break;
                                 }
                             }
@@ -261,7 +286,7 @@ where
         }
         // Only the stages hold these now, so the channels close when they end.
         drop((items_out, results_in));
-        let consumed = catch_unwind(AssertUnwindSafe(|| consumer(Results { receiver: results_out })));
+        let consumed = catch_unwind(AssertUnwindSafe(|| consumer(Results { receiver: results_out, failed: failed.clone() })));
         let panics: Vec<Box<dyn Any + Send>> =
             stages.into_iter().filter_map(|stage| stage.join().expect("pipeline stages catch their panics").err()).collect();
         (consumed, panics)
@@ -326,6 +351,15 @@ mod tests {
         let payload = result.expect_err("the pipeline panics");
         let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
         assert_eq!(message, "bad item 3");
+    }
+
+    #[test]
+    fn a_worker_panic_stops_an_endless_pipeline() {
+        let result = std::panic::catch_unwind(|| {
+            pipeline(2, 0u64.., 2, |x| if x == 100 { panic!("stop at {x}") } else { x }, |results| results.count())
+        });
+        let payload = result.expect_err("the pipeline panics");
+        assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("stop at 100"));
     }
 
     #[test]
