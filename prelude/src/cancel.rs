@@ -20,6 +20,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The payload of the panic that stops an interrupted cell.
+///
+/// ```
+/// let stopped = std::panic::catch_unwind(|| std::panic::panic_any(rustpar::cancel::Interrupted));
+/// assert!(stopped.unwrap_err().is::<rustpar::cancel::Interrupted>());
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Interrupted;
 

@@ -49,12 +49,28 @@ const PALETTE: [RGBColor; 10] = [
 /// ```
 pub trait Values {
     /// The numbers, as `f64`.
+    ///
+    /// ```
+    /// use rustpar::plot::Values;
+    /// assert_eq!([1, 2, 3].values(), [1.0, 2.0, 3.0]);
+    /// ```
     fn values(&self) -> Vec<f64>;
 }
 
-/// A primitive number that converts to `f64` (possibly rounding).
+/// A primitive number that converts to `f64` (possibly rounding): the
+/// element types that [`Values`] accepts.
+///
+/// ```
+/// use rustpar::plot::Number;
+/// assert_eq!(3u8.to_f64(), 3.0);
+/// ```
 pub trait Number: Copy {
     /// The number as an `f64`.
+    ///
+    /// ```
+    /// use rustpar::plot::Number;
+    /// assert_eq!((-2i64).to_f64(), -2.0);
+    /// ```
     fn to_f64(self) -> f64;
 }
 

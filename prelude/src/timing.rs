@@ -43,6 +43,11 @@ const MAX_RUNS: usize = 50;
 /// ```
 pub trait Workload {
     /// Runs the code once.
+    ///
+    /// ```
+    /// use rustpar::timing::Workload;
+    /// (|| println!("ran")).run();
+    /// ```
     fn run(&self);
 }
 

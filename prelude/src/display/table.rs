@@ -268,6 +268,12 @@ pub fn table(data: &(impl Tabular + ?Sized)) {
 /// ```
 pub trait Tabular {
     /// The data as a [`Table`].
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// let t = array![[1, 2], [3, 4]].to_table();
+    /// assert_eq!(t.rows()[1], ["1", "3", "4"]);
+    /// ```
     fn to_table(&self) -> Table;
 }
 
@@ -354,6 +360,11 @@ where
 /// ```
 pub trait Row {
     /// The row's cells as text.
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// assert_eq!(("x", true).cells(), ["x", "true"]);
+    /// ```
     fn cells(&self) -> Vec<String>;
     /// True for a single value (not a tuple or a list): a `Vec` of them is
     /// shown with an index column, like a 1-D array.
