@@ -207,14 +207,19 @@ fn drain_stderr(stderr: &mut File, text: &mut Utf8Buffer, buffer: &mut [u8], to_
 fn forward_kernel_input(from_kernel: File, shared: &Shared) {
     for line in BufReader::new(from_kernel).lines() {
         let Ok(line) = line else { break };
-        if line.starts_with(RUN_COMMAND) {
+        let starts_cell = line.starts_with(RUN_COMMAND);
+        if starts_cell {
             INTERRUPT.store(false, Ordering::SeqCst);
-            shared.cell_running.store(true, Ordering::SeqCst);
         }
         if line == INPUT_REFUSED {
             refuse_pending_read(shared);
         } else {
             let _ = writeln!(shared.stdin_writer.lock().unwrap(), "{line}");
+        }
+        // Only once the command is in the pipe: the watcher takes an empty
+        // pipe during a cell to mean evcxr's loop has read its command.
+        if starts_cell {
+            shared.cell_running.store(true, Ordering::SeqCst);
         }
         shared.input_pending.store(false, Ordering::SeqCst);
     }
@@ -233,21 +238,18 @@ fn refuse_pending_read(shared: &Shared) {
 }
 
 fn watch_for_stdin_reads(shared: &Shared) {
+    let cell_may_read = || shared.cell_running.load(Ordering::SeqCst) && !shared.input_pending.load(Ordering::SeqCst);
     loop {
         std::thread::sleep(Duration::from_millis(20));
-        if !shared.cell_running.load(Ordering::SeqCst)
-            || shared.input_pending.load(Ordering::SeqCst)
-            || !some_thread_reads_stdin()
-        {
+        if !cell_may_read() || !some_thread_reads_stdin() {
             continue;
         }
+        // evcxr's loop reads stdin too, between cells. Holding the output lock
+        // (so "execution complete" cannot slip through), a read seen now is the
+        // cell's if evcxr has taken its command (stdin is empty) and has not
+        // finished the cell (nothing waits on stdout).
         let mut to_kernel = shared.to_kernel.lock().unwrap();
-        // evcxr's loop reads stdin too, right after a cell completes: the read
-        // is the cell's only if the completion has not been written yet.
-        if shared.cell_running.load(Ordering::SeqCst)
-            && !shared.input_pending.load(Ordering::SeqCst)
-            && bytes_waiting(shared.stdout_reader) == 0
-        {
+        if cell_may_read() && bytes_waiting(0) == 0 && bytes_waiting(shared.stdout_reader) == 0 && some_thread_reads_stdin() {
             shared.input_pending.store(true, Ordering::SeqCst);
             let _ = writeln!(to_kernel, "{INPUT_REQUEST}:");
         }

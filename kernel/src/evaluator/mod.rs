@@ -231,7 +231,6 @@ impl Session {
             input_reader: &|request| match sink.request_input(&request.prompt, request.is_password) {
                 Ok(line) => line,
                 Err(error) => {
-                    sink.emit(Output::Text { stream: Stream::Stderr, text: format!("{error}\n") });
                     refused_input.set(Some(error));
                     cell_process::INPUT_REFUSED.to_owned()
                 }
