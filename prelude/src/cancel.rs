@@ -3,9 +3,18 @@
 //! When you press the notebook's stop button, the kernel raises a flag in the
 //! process that runs your cell. Code that checks the flag stops by itself and
 //! the session keeps all its variables; code that never checks (`loop {}`) is
-//! stopped by restarting the evaluator, which loses them. So, in long loops,
-//! call [`check_interrupt`], and wait with [`sleep`] rather than
-//! `std::thread::sleep`.
+//! stopped by restarting the evaluator (after a grace period of well under a
+//! second), which loses them. So, in long loops, call [`check_interrupt`],
+//! and wait with [`sleep`] rather than `std::thread::sleep`.
+//!
+//! In a parallel loop, write `.interruptible()` (see [`Interruptible`]) in
+//! front of `for_each`, `map`, `sum`...: it checks the flag before each item
+//! and, as soon as one thread stops, keeps the others from starting any new
+//! item. (Calling `check_interrupt()` inside a rayon closure also stops the
+//! loop, but rayon then still visits every pending piece of the work once,
+//! which for millions of items takes too long.) The prelude's own waits
+//! (channels, pipelines, semaphores, progress bars, timings) check the flag by
+//! themselves.
 //!
 //! ```
 //! use rustpar::prelude::*;
@@ -13,8 +22,11 @@
 //!     check_interrupt();
 //!     sleep(std::time::Duration::from_millis(1));
 //! }
+//! let total: u64 = (0..1_000_000u64).into_par_iter().interruptible().map(|x| x % 3).sum();
+//! assert_eq!(total, 999_999);
 //! ```
 
+use rayon::iter::ParallelIterator;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -49,8 +61,9 @@ pub fn interrupted() -> bool {
 }
 
 /// Stops the cell if it was interrupted, keeping the session's variables.
-/// Cheap enough (one atomic load) to call in every iteration of a loop,
-/// including inside rayon's parallel iterators.
+/// Cheap enough (one atomic load) to call in every iteration of a loop. In
+/// rayon's parallel iterators, prefer [`.interruptible()`](Interruptible),
+/// which also stops the other threads at once.
 ///
 /// ```
 /// rustpar::prelude::check_interrupt();
@@ -59,7 +72,48 @@ pub fn check_interrupt() {
     if interrupted() {
         std::panic::panic_any(Interrupted);
     }
+    // A new cell: the next interrupt is reported to the kernel again.
+    if REPORTED.load(Ordering::Relaxed) {
+        REPORTED.store(false, Ordering::Relaxed);
+    }
 }
+
+/// Set once the stop of an interrupted cell has been reported to the kernel,
+/// so that a parallel loop whose every thread stops does not report it again
+/// for each of them.
+static REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// True the first time it is called after an interrupt (until the next cell).
+pub(crate) fn first_report_of_interrupt() -> bool {
+    !REPORTED.swap(true, Ordering::Relaxed)
+}
+
+/// Adds `.interruptible()` to rayon's parallel iterators: a loop that stops
+/// promptly, on every thread, when the cell is interrupted.
+///
+/// ```
+/// use rustpar::prelude::*;
+/// let v: Vec<f64> = (0..10_000).map(|i| i as f64).collect();
+/// let roots: Vec<f64> = v.par_iter().interruptible().map(|x| x.sqrt()).collect();
+/// assert_eq!(roots[9], 3.0);
+/// ```
+pub trait Interruptible: rayon::iter::ParallelIterator {
+    /// This iterator, checking for an interrupt before each item. Once a
+    /// thread stops, the others start no new item (rayon's `panic_fuse`), so
+    /// the loop ends quickly even with millions of items left.
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// (0..100).into_par_iter().interruptible().for_each(|i| assert!(i < 100));
+    /// ```
+    fn interruptible(self) -> rayon::iter::Inspect<rayon::iter::PanicFuse<Self>, fn(&Self::Item)> {
+        // The fuse comes first so that it sees the panic of the check.
+        let check: fn(&Self::Item) = |_| check_interrupt();
+        self.panic_fuse().inspect(check)
+    }
+}
+
+impl<P: rayon::iter::ParallelIterator> Interruptible for P {}
 
 /// Sleeps like `std::thread::sleep`, but wakes up and stops the cell when it
 /// is interrupted.

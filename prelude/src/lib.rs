@@ -53,7 +53,7 @@ pub mod prelude {
         Array, Array1, Array2, Array3, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewMut, ArrayViewMut1, ArrayViewMut2, Axis,
         Ix1, Ix2, Ix3, IxDyn, SeededRng, ShapeBuilder, Zip, array, azip, ndarray, par_azip, random_array, random_normal, random_vec, s,
     };
-    pub use crate::cancel::{check_interrupt, interrupted, sleep};
+    pub use crate::cancel::{Interruptible, check_interrupt, interrupted, sleep};
     pub use crate::channel::{
         Receiver, RecvChecked, RecvError, RecvTimeoutError, Results, SendChecked, SendError, SendTimeoutError, Sender, TryRecvError,
         TrySendError, after, bounded, never, pipeline, select, tick, unbounded,

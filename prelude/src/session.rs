@@ -21,6 +21,11 @@ pub fn attach() {
         let default_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let interrupted = info.payload().is::<crate::cancel::Interrupted>();
+            // Every thread of an interrupted parallel loop stops with a panic:
+            // the kernel needs to hear of the interrupt once.
+            if interrupted && !crate::cancel::first_report_of_interrupt() {
+                return;
+            }
             let message = info
                 .payload()
                 .downcast_ref::<&str>()

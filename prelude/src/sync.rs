@@ -224,8 +224,8 @@ pub fn race_demo(threads: usize, increments: u64) -> Race {
             s.spawn(|| {
                 start.wait();
                 for i in 0..increments {
-                    if i % 1024 == 0 {
-                        check_interrupt();
+                    if i % 1024 == 0 && crate::cancel::interrupted() {
+                        return; // stopped below, on the calling thread
                     }
                     let seen = racy.load(Ordering::Relaxed);
                     std::thread::yield_now();
@@ -235,6 +235,7 @@ pub fn race_demo(threads: usize, increments: u64) -> Race {
             });
         }
     });
+    check_interrupt();
     Race { expected: threads as u64 * increments, racy: racy.into_inner(), safe: safe.into_inner() }
 }
 

@@ -1,6 +1,7 @@
 //! Progress bars that update in place, from one thread or from many.
 
 use super::DisplayHandle;
+use rayon::iter::ParallelIterator;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,12 +14,14 @@ const TEXT_WIDTH: usize = 30;
 /// A progress bar shown in the notebook and updated in place. Made by
 /// [`progress`]; share it by reference between threads (it is `Sync`), and
 /// call [`inc`](Progress::inc) once per finished piece of work. Every call also
-/// checks for an interrupt, so a loop that updates a bar can be stopped.
+/// checks for an interrupt, so a loop that updates a bar can be stopped (in a
+/// rayon loop, add `.interruptible()` so that all threads stop at once, or use
+/// the `.progress()` adaptor, which does both).
 ///
 /// ```
 /// use rustpar::prelude::*;
 /// let bar = progress(1000);
-/// (0..1000).into_par_iter().for_each(|_| bar.inc());
+/// (0..1000).into_par_iter().interruptible().for_each(|_| bar.inc());
 /// assert_eq!(bar.done(), 1000);
 /// ```
 pub struct Progress {
@@ -310,7 +313,8 @@ pub trait ParWithProgress: rayon::iter::ParallelIterator {
     /// ```
     fn progress(self) -> impl rayon::iter::ParallelIterator<Item = Self::Item> {
         let bar = progress(self.opt_len().unwrap_or(0) as u64);
-        self.map(move |item| {
+        // The fuse stops every thread at the first interrupt (see `cancel`).
+        self.panic_fuse().map(move |item| {
             bar.inc();
             item
         })
