@@ -177,6 +177,8 @@ pub struct Plot {
     y_label: Option<String>,
     size: (u32, u32),
     series: Vec<Series>,
+    /// Ticks on the x axis at whole numbers only (thread counts).
+    whole_x: bool,
 }
 
 impl Plot {
@@ -187,7 +189,7 @@ impl Plot {
     /// assert!(plot.svg().contains("Empty"));
     /// ```
     pub fn new(title: impl Into<String>) -> Plot {
-        Plot { title: title.into(), x_label: None, y_label: None, size: (640, 400), series: Vec::new() }
+        Plot { title: title.into(), x_label: None, y_label: None, size: (640, 400), series: Vec::new(), whole_x: false }
     }
 
     /// Names the x axis.
@@ -234,6 +236,19 @@ impl Plot {
         let name = name.into();
         let (xs, ys) = pair("line", &name, xs, ys);
         self.with(name, Kind::Line { xs, ys, markers: false, dashed: false })
+    }
+
+    /// Puts the x axis ticks on whole numbers only (for counts, such as
+    /// threads).
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// let plot = Plot::new("Speedup").whole_x().line("measured", [1, 2, 3], [1.0, 1.9, 2.7]);
+    /// assert!(!plot.svg().contains(">\n1.5\n<"));
+    /// ```
+    pub fn whole_x(mut self) -> Plot {
+        self.whole_x = true;
+        self
     }
 
     /// A line with a dot on each point (used for measurements).
@@ -438,13 +453,22 @@ impl Plot {
             .x_label_area_size(42)
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, y0..y1)?;
-        let x_desc = self.x_label.clone().unwrap_or_else(|| if categories.is_some() { String::new() } else { "x".into() });
+        let x_desc = self.x_label.clone().unwrap_or_else(|| {
+            if categories.is_some() {
+                String::new()
+            } else if histograms.is_empty() {
+                "x".into()
+            } else {
+                "value".into()
+            }
+        });
         let y_desc = self.y_label.clone().unwrap_or_else(|| if histograms.is_empty() { "y".into() } else { "count".into() });
         let label_of = |x: &f64| -> String {
             let i = x.round();
             match &categories {
                 Some(labels) if (x - i).abs() < 1e-6 && i >= 0.0 => labels.get(i as usize).cloned().unwrap_or_default(),
                 Some(_) => String::new(),
+                None if self.whole_x && (x - i).abs() > 1e-6 => String::new(),
                 None => crate::display::format_number(*x),
             }
         };
@@ -453,6 +477,10 @@ impl Plot {
         mesh.x_desc(x_desc).y_desc(y_desc).x_label_formatter(&label_of).y_label_formatter(&y_format).light_line_style(WHITE.mix(0.0));
         if let Some(labels) = &categories {
             mesh.x_labels(labels.len().max(1)).disable_x_mesh();
+        } else if self.whole_x {
+            // One tick per whole number, or fewer: never a fraction.
+            let whole_numbers = (x1.floor() - x0.ceil()).max(0.0) as usize + 1;
+            mesh.x_labels(whole_numbers.clamp(2, 20));
         }
         mesh.draw()?;
 

@@ -418,6 +418,7 @@ impl Scaling {
         let fine: Vec<f64> = (0..=40).map(|i| 1.0 + (max as f64 - 1.0) * i as f64 / 40.0).collect();
         let fitted: Vec<f64> = fine.iter().map(|&n| amdahl_f(self.serial_fraction, n)).collect();
         Plot::new("Speedup")
+            .whole_x()
             .x_label("threads")
             .y_label("speedup")
             .dashed_line("ideal", &self.threads, &self.threads)
