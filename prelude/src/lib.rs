@@ -13,7 +13,7 @@
 //! - [`sync`]: locks, condition variables, barriers, atomics, a
 //!   [`Semaphore`](sync::Semaphore), and [`race_demo`](sync::race_demo) to
 //!   watch updates get lost;
-//! - [`array`]: ndarray with parallel `Zip`, and seeded random arrays
+//! - [`array`](mod@array): ndarray with parallel `Zip`, and seeded random arrays
 //!   ([`random_array`](array::random_array)) so notebooks are reproducible;
 //! - [`timing`]: [`timeit`](timing::timeit), [`compare`](timing::compare) and
 //!   [`scaling`](timing::scaling) (speedup, efficiency and an Amdahl fit);

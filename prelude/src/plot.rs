@@ -1,7 +1,7 @@
 //! Charts, drawn with [plotters](https://docs.rs/plotters) and shown in the
 //! notebook as SVG images.
 //!
-//! For a quick look, [`line`], [`scatter`], [`bar`] and [`histogram`] draw
+//! For a quick look, [`line()`], [`scatter`], [`bar`] and [`histogram`] draw
 //! one series and show it at once. To put several series in one chart, or to
 //! name the axes, build a [`Plot`]: every series gets a colour and a place in
 //! the legend, and [`show`](Plot::show) displays it. Each chart is a separate

@@ -8,7 +8,7 @@
 //!
 //! - [`join`] runs two closures, possibly in parallel (fork–join);
 //! - [`scope`] spawns any number of tasks that may borrow local variables;
-//! - [`thread::scope`](std::thread::scope) does the same with plain OS threads
+//! - [`thread::scope`] does the same with plain OS threads
 //!   (`thread` is re-exported too).
 //!
 //! ```
