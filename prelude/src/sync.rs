@@ -9,6 +9,11 @@
 //!
 //! [`race_demo`] shows what goes wrong without them: updates get lost.
 //!
+//! `Ordering` here is the memory ordering of atomics (`Ordering::SeqCst`,
+//! `Ordering::Relaxed`, ...); for the result of comparisons write
+//! `std::cmp::Ordering` (or `use std::cmp::Ordering;`, which then takes over
+//! the name).
+//!
 //! ```
 //! use rustpar::prelude::*;
 //! let counter = Arc::new(Mutex::new(0));
