@@ -49,6 +49,11 @@ def rough():
 def history(kc, **kw) -> list:
     kw.setdefault("raw", True)
     kw.setdefault("output", False)
+    if kw.get("hist_access_type") == "search":
+        # Spelled out here so that these tests check what they are about;
+        # test_history_search_with_only_a_pattern checks the optional fields.
+        kw.setdefault("unique", False)
+        kw.setdefault("n", 1000)
     msg_id = kc.history(**kw)
     reply = get_reply(kc, msg_id)
     assert reply["content"]["status"] == "ok", reply["content"]
@@ -226,16 +231,26 @@ def test_streams_arrive_before_idle_and_in_order(kc):
     code = (
         'for i in 0..5 { println!("line {i}"); }\n'
         'eprintln!("to stderr");\n'
-        'std::thread::spawn(|| println!("from a thread")).join().unwrap();\n'
-        'print!("no newline at the end");'
+        'std::thread::spawn(|| println!("from a thread")).join().unwrap();'
     )
     reply, msgs = run(kc, code)
     assert_ok(reply, msgs)
     out = stream_text(msgs, "stdout")
-    expected = "".join(f"line {i}\n" for i in range(5)) + "from a thread\nno newline at the end"
+    expected = "".join(f"line {i}\n" for i in range(5)) + "from a thread\n"
     assert out == expected, describe(reply, msgs)
     assert stream_text(msgs, "stderr") == "to stderr\n", describe(reply, msgs)
     assert msgs[-1]["msg_type"] == "status"
+
+
+def test_print_without_newline_arrives_with_its_cell(fresh_kernel):
+    # A kernel of its own: if the text is held back, it would otherwise show
+    # up in some later test's cell.
+    _, kc = fresh_kernel
+    reply, msgs = run(kc, 'print!("no newline at the end");')
+    assert_ok(reply, msgs)
+    assert stream_text(msgs, "stdout") == "no newline at the end", describe(reply, msgs)
+    reply, msgs = run(kc, 'println!("next cell");')
+    assert stream_text(msgs, "stdout") == "next cell\n", describe(reply, msgs)
 
 
 def test_result_comes_after_output(kc):
@@ -489,8 +504,8 @@ def test_stdin_refused_fails_fast(kc):
     said = stream_text(msgs, "stderr")
     if reply["content"]["status"] == "error":
         said += reply["content"]["evalue"] + strip_ansi("\n".join(reply["content"]["traceback"]))
+    # An error reply or a message on stderr (or both) will do; it must say why.
     assert "input" in said.lower(), f"no message about input: {describe(reply, msgs)}"
-    assert stream_text(msgs, "stderr"), f"expected a message on stderr: {describe(reply, msgs)}"
     assert elapsed < 60, f"took {elapsed:.1f} s"
     # And the kernel carries on.
     reply, msgs = run(kc, "1+1")
@@ -703,6 +718,18 @@ def test_history_survives_a_restart(fresh_kernel):
     assert tail[-1][2] == "1+1"
     assert tail[-1][0] > session_before
     assert tail[-1][1] == 1
+
+
+def test_history_search_with_only_a_pattern(kc):
+    # The messaging spec makes `unique` (default False) and `n` (default: all)
+    # optional in a search; jupyter_client's kc.history() sends neither.
+    marker = unique("search")
+    code = f"let {marker} = 1;"
+    assert_ok(*run(kc, code))
+    msg_id = kc.history(hist_access_type="search", pattern=f"*{marker}*", raw=True, output=False)
+    reply = get_reply(kc, msg_id)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert [h[2] for h in reply["content"]["history"]] == [code]
 
 
 def test_history_with_output(kc):
