@@ -55,7 +55,19 @@ def main() -> int:
                 break
             reply = None
         if reply is None:
-            print(f"warmup: no execute_reply within {args.timeout:.0f} s", file=sys.stderr)
+            seen = []
+            while True:
+                try:
+                    msg = kc.get_iopub_msg(timeout=0.5)
+                except Empty:
+                    break
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    seen.append(msg["msg_type"])
+            print(
+                f"warmup: no execute_reply within {args.timeout:.0f} s "
+                f"(iopub for the cell: {', '.join(seen) or 'nothing'}); the kernel seems stuck",
+                file=sys.stderr,
+            )
             return 1
         # Drain iopub up to the idle status for our request.
         while True:
