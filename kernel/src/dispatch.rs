@@ -8,7 +8,7 @@
 
 use crate::comms::Comms;
 use crate::history::History;
-use crate::interpreter::{CellError, Executed, Interpreter};
+use crate::interpreter::{CellError, Execution, Interpreter, Timings};
 use crate::is_complete::{Completeness, is_complete};
 use crate::magics::{self, Magic};
 use crate::outputs::{InputError, Output, OutputSink, Stream, with_plain_fallback};
@@ -73,6 +73,9 @@ impl Kernel {
                 Some(incoming) = inboxes.shell.recv() => {
                     if let Some(request) = self.accept(Channel::Shell, incoming) {
                         match request.header.msg_type.as_str() {
+                            "execute_request" | "complete_request" | "inspect_request" if !content_json(&request)["code"].is_string() => {
+                                self.with_status(&request, || self.reply(Channel::Shell, &request, bad_request("The request has no `code` string.")));
+                            }
                             "execute_request" | "complete_request" | "inspect_request" => drop(queue.send(request)),
                             _ => if let Some(restart) = self.handle(Channel::Shell, &request) { return restart },
                         }
@@ -138,13 +141,15 @@ impl Kernel {
                 json!({ "status": "ok", "comms": self.comms.lock().unwrap().info(target) })
             }
             "comm_open" => {
-                if let Some(close) = self.comms.lock().unwrap().open(&content) {
-                    self.publish(Some(request), "comm_close", close);
-                }
+                self.with_status(request, || {
+                    if let Some(close) = self.comms.lock().unwrap().open(&content) {
+                        self.publish(Some(request), "comm_close", close);
+                    }
+                });
                 return None;
             }
             "comm_msg" | "comm_close" => {
-                self.comms.lock().unwrap().receive(&request.header.msg_type, &content);
+                self.with_status(request, || self.comms.lock().unwrap().receive(&request.header.msg_type, &content));
                 return None;
             }
             "interrupt_request" => {
@@ -278,40 +283,41 @@ impl Kernel {
                 }
             }
         }
-        let outcome = if code_to_run.trim().is_empty() && !magics.is_empty() {
-            Ok(Executed::default())
+        let execution = if code_to_run.trim().is_empty() && !magics.is_empty() {
+            Execution { outcome: Ok(None), timings: Timings::default() }
         } else {
             self.interpreter.execute(&code_to_run, sink.clone())
         };
-        let (reply, metadata, output_text) = match outcome {
-            Ok(executed) => {
-                let output_text = executed.result.as_ref().and_then(|data| data.get("text/plain")).and_then(Value::as_str).map(str::to_owned);
-                if let Some(data) = executed.result
+        let timings = execution.timings;
+        if self.timing_shown.load(Ordering::SeqCst) && !code_to_run.trim().is_empty() {
+            sink.emit(Output::Text {
+                stream: Stream::Stdout,
+                text: format!("⏱ compiled in {:.2} s, ran in {:.3} s\n", timings.compile.as_secs_f64(), timings.run.as_secs_f64()),
+            });
+        }
+        let mut metadata = json!({ "rustpar": { "compile_ms": millis(timings.compile), "run_ms": millis(timings.run) } });
+        let (reply, output_text) = match execution.outcome {
+            Ok(value) => {
+                let output_text = value.as_ref().and_then(|data| data.get("text/plain")).and_then(Value::as_str).map(str::to_owned);
+                if let Some(data) = value
                     && !silent
                 {
                     self.publish(Some(request), "execute_result", json!({ "execution_count": count, "data": data, "metadata": {} }));
                 }
-                let timings = executed.timings;
-                if self.timing_shown.load(Ordering::SeqCst) && !code_to_run.trim().is_empty() {
-                    sink.emit(Output::Text {
-                        stream: Stream::Stdout,
-                        text: format!("⏱ compiled in {:.2} s, ran in {:.3} s\n", timings.compile.as_secs_f64(), timings.run.as_secs_f64()),
-                    });
-                }
-                let metadata = json!({ "rustpar": { "compile_ms": millis(timings.compile), "run_ms": millis(timings.run) } });
                 let user_expressions = self.user_expressions(content);
-                (json!({ "status": "ok", "execution_count": count, "user_expressions": user_expressions, "payload": [] }), metadata, output_text)
+                (json!({ "status": "ok", "execution_count": count, "user_expressions": user_expressions, "payload": [] }), output_text)
             }
             Err(error) => {
                 if !silent {
                     self.publish(Some(request), "error", error_json(&error));
                 }
+                metadata["rustpar"]["failed"] = error.ename.clone().into();
                 let mut reply = error_json(&error);
                 reply["status"] = "error".into();
                 reply["execution_count"] = count.into();
                 reply["user_expressions"] = json!({});
                 reply["payload"] = json!([]);
-                (reply, json!({ "rustpar": { "failed": error.ename } }), None)
+                (reply, None)
             }
         };
         let failed = reply["status"] == "error";
@@ -329,10 +335,8 @@ impl Kernel {
             .iter()
             .map(|(name, expression)| {
                 let code = expression.as_str().unwrap_or_default();
-                let result = match self.interpreter.execute(code, quiet.clone()) {
-                    Ok(executed) => {
-                        json!({ "status": "ok", "data": with_plain_fallback(executed.result.unwrap_or_default()), "metadata": {} })
-                    }
+                let result = match self.interpreter.execute(code, quiet.clone()).outcome {
+                    Ok(value) => json!({ "status": "ok", "data": with_plain_fallback(value.unwrap_or_default()), "metadata": {} }),
                     Err(error) => {
                         let mut result = error_json(&error);
                         result["status"] = "error".into();

@@ -9,11 +9,11 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A successful cell.
-#[derive(Debug, Default)]
-pub struct Executed {
-    /// The MIME bundle of the cell's value, if it ends with an expression.
-    pub result: Option<Map<String, Value>>,
+/// How a cell went: its value (the MIME bundle of its final expression, if
+/// any) or its error, and where its time went either way.
+#[derive(Debug)]
+pub struct Execution {
+    pub outcome: Result<Option<Map<String, Value>>, CellError>,
     pub timings: Timings,
 }
 
@@ -57,7 +57,7 @@ pub trait Interpreter: Send + Sync + 'static {
 
     /// Runs a cell, emitting its outputs into `sink` as they come. The sink is
     /// kept for output that threads started by the cell print later.
-    fn execute(&self, code: &str, sink: Arc<dyn OutputSink>) -> Result<Executed, CellError>;
+    fn execute(&self, code: &str, sink: Arc<dyn OutputSink>) -> Execution;
 
     /// Completions at byte offset `cursor`.
     fn complete(&self, code: &str, cursor: usize) -> Completions;

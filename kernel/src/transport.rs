@@ -6,7 +6,8 @@
 //! means. A message whose signature does not verify is logged and dropped.
 
 use anyhow::{Context, Result};
-use jupyter_protocol::{ConnectionInfo, Header, JupyterMessage, JupyterMessageContent, IoPubWelcome};
+use jupyter_protocol::{ConnectionInfo, Header, IoPubWelcome, JupyterMessage, JupyterMessageContent, UnknownMessage};
+use serde_json::Value;
 use jupyter_zmq_client::{
     Connection, RawMessage, RouterRecvConnection, RouterSendConnection, SubscriptionEvent,
     create_kernel_control_connection, create_kernel_heartbeat_connection, create_kernel_iopub_xpub_connection,
@@ -28,7 +29,7 @@ pub enum Channel {
 #[derive(Debug)]
 pub enum Incoming {
     Request(JupyterMessage),
-    /// Well signed, but its content does not fit its type: answerable, since
+    /// Well signed, but its content is not a JSON object: answerable, since
     /// its header and sender are known.
     Malformed { header: Header, identities: Vec<bytes::Bytes>, reason: String },
 }
@@ -121,19 +122,20 @@ fn decode(raw: RawMessage) -> Result<Incoming, String> {
     };
     let header: Header = serde_json::from_value(part(0)?).map_err(|error| format!("bad header: {error}"))?;
     let identities = raw.zmq_identities.clone();
-    let content = match part(3).and_then(|content| {
-        JupyterMessageContent::from_type_and_content(&header.msg_type, content).map_err(|error| error.to_string())
-    }) {
-        Ok(content) => content,
+    // Handlers read the content as JSON, so a request with optional fields
+    // left out (as some clients send) is still served.
+    let content = match part(3) {
+        Ok(Value::Object(content)) => Value::Object(content),
+        Ok(_) => return Ok(Incoming::Malformed { header, identities, reason: "its content is not a JSON object".into() }),
         Err(reason) => return Ok(Incoming::Malformed { header, identities, reason }),
     };
     let metadata = part(2).unwrap_or_default();
     Ok(Incoming::Request(JupyterMessage {
         zmq_identities: identities,
         parent_header: part(1).ok().and_then(|parent| serde_json::from_value(parent).ok()),
+        content: JupyterMessageContent::UnknownMessage(UnknownMessage { msg_type: header.msg_type.clone(), content }),
         header,
         metadata,
-        content,
         buffers: raw.jparts.get(4..).map(<[_]>::to_vec).unwrap_or_default(),
         channel: None,
     }))

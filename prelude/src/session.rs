@@ -1,12 +1,13 @@
 //! What the kernel runs once in each new cell process (hidden from students).
 //!
 //! [`attach`] installs a panic hook that reports panics to the kernel, so that
-//! a panicking cell is an error with its message, and starts a thread that
-//! flushes stdout often, so that `print!` without a newline shows up while
-//! the cell runs.
+//! a panicking cell is an error with its message, and starts threads that
+//! flush stdout often (so that `print!` without a newline shows up while the
+//! cell runs) and whenever the cell process asks, at the end of each cell (so
+//! that nothing printed arrives after the cell's reply).
 
-use rustpar_wire::{Message, Panic};
-use std::io::Write;
+use rustpar_wire::{FLUSH_REQUEST_FD_ENV, Message, Panic};
+use std::io::{Read, Write};
 use std::sync::Once;
 use std::time::Duration;
 
@@ -47,6 +48,22 @@ pub fn attach() {
                 let _ = std::io::stdout().flush();
             })
             .expect("the prelude can start its flushing thread");
+        let requests = std::env::var(FLUSH_REQUEST_FD_ENV).ok().and_then(|fd| fd.parse::<i32>().ok());
+        if let Some(fd) = requests {
+            // SAFETY: the cell process opened this pipe for the prelude alone.
+            let mut requests = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            std::thread::Builder::new()
+                .name("rustpar-flush-on-request".into())
+                .spawn(move || {
+                    let mut request = [0u8; 64];
+                    while requests.read(&mut request).is_ok_and(|count| count > 0) {
+                        send(&Message::Flushed);
+                    }
+                })
+                .expect("the prelude can start its flushing thread");
+            // Tells the cell process that flush requests will be answered.
+            send(&Message::Flushed);
+        }
     });
 }
 

@@ -19,6 +19,13 @@ use serde_json::{Map, Value};
 /// The first byte of every rustpar protocol line.
 pub const MARK: char = '\u{1}';
 
+/// The prefix of evcxr's own protocol lines.
+pub const EVCXR_MARKER: &str = "EVCXR_";
+
+/// Environment variable holding the number of a pipe the prelude reads: each
+/// byte asks it to flush the cell's stdout and answer [`Message::Flushed`].
+pub const FLUSH_REQUEST_FD_ENV: &str = "RUSTPAR_FLUSH_FD";
+
 /// Environment variable holding the address of the child's interrupt flag
 /// (an `AtomicBool`), so that prelude code in the same process can poll it.
 pub const INTERRUPT_FLAG_ENV: &str = "RUSTPAR_INTERRUPT_FLAG";
@@ -69,6 +76,11 @@ pub enum Message {
     ClearOutput { wait: bool },
     Panic(Panic),
     CellFailed(Failure),
+    /// The cell process has started running the compiled cell.
+    CellStarted,
+    /// The prelude has flushed the cell's stdout (it says so once when it
+    /// attaches, then after each flush the cell process asks for).
+    Flushed,
 }
 
 impl Message {
@@ -81,7 +93,12 @@ impl Message {
             Message::ClearOutput { wait } => ("clear", serde_json::json!({ "wait": wait })),
             Message::Panic(panic) => ("panic", to_value(panic)),
             Message::CellFailed(failure) => ("failed", to_value(failure)),
+            Message::CellStarted => ("started", Value::Null),
+            Message::Flushed => ("flushed", Value::Null),
         };
+        // evcxr scans every stdout line for its own markers; spell them with a
+        // JSON escape inside payloads so that printed text can never match.
+        let payload = payload.to_string().replace(EVCXR_MARKER, "EVCXR\\u005f");
         format!("{MARK}{tag} {payload}\n")
     }
 
@@ -97,6 +114,8 @@ impl Message {
             "clear" => Message::ClearOutput { wait: payload.get("wait")?.as_bool()? },
             "panic" => Message::Panic(serde_json::from_value(payload).ok()?),
             "failed" => Message::CellFailed(serde_json::from_value(payload).ok()?),
+            "started" => Message::CellStarted,
+            "flushed" => Message::Flushed,
             _ => return None,
         })
     }
@@ -121,12 +140,21 @@ mod tests {
             Message::ClearOutput { wait: true },
             Message::Panic(Panic { message: "boom".into(), location: None, thread: Some("main".into()), interrupted: false }),
             Message::CellFailed(Failure::ReturnedError),
+            Message::CellStarted,
+            Message::Flushed,
         ];
         for message in messages {
             let line = message.to_line();
             assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
             assert_eq!(Message::parse(&line), Some(message));
         }
+    }
+
+    #[test]
+    fn printed_evcxr_markers_are_disguised() {
+        let line = Message::Stdout("EVCXR_BEGIN_CONTENT text/plain".into()).to_line();
+        assert!(!line.contains(EVCXR_MARKER));
+        assert_eq!(Message::parse(&line), Some(Message::Stdout("EVCXR_BEGIN_CONTENT text/plain".into())));
     }
 
     #[test]

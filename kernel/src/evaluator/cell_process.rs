@@ -17,7 +17,7 @@
 //! - **SIGINT** sets the interrupt flag that the prelude's helpers poll, so a
 //!   cooperative cell stops without losing the session's variables.
 
-use rustpar_wire::{Failure, INTERRUPT_FLAG_ENV, Message};
+use rustpar_wire::{FLUSH_REQUEST_FD_ENV, Failure, INTERRUPT_FLAG_ENV, Message};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
@@ -30,7 +30,7 @@ const CELL_PROCESS_ENV: &str = "EVCXR_IS_RUNTIME";
 const RUN_COMMAND: &str = "LOAD_AND_RUN ";
 const EXECUTION_COMPLETE: &str = "EVCXR_EXECUTION_COMPLETE";
 const INPUT_REQUEST: &str = "EVCXR_INPUT_REQUEST";
-const EVCXR_LINE: &[u8] = b"EVCXR_";
+const EVCXR_LINE: &[u8] = rustpar_wire::EVCXR_MARKER.as_bytes();
 const CONTENT_BEGIN: &str = "EVCXR_BEGIN_CONTENT";
 const CONTENT_END: &str = "EVCXR_END_CONTENT";
 /// evcxr's lines for "the cell panicked" and "the cell returned an error through `?`",
@@ -61,6 +61,9 @@ struct Shared {
     /// The pipe evcxr reads; held while a thread writes a line or processes a
     /// chunk of the cell's stdout.
     to_kernel: Mutex<File>,
+    /// evcxr's stderr pipe, which it never waits to drain (unlike stdout):
+    /// for lines the kernel may receive at any time.
+    notes_to_kernel: Mutex<File>,
     /// The write end of the pipe behind fd 0.
     stdin_writer: Mutex<File>,
     cell_running: AtomicBool,
@@ -70,10 +73,12 @@ struct Shared {
 
 fn rewire_standard_streams() -> std::io::Result<()> {
     let to_kernel = dup(1)?;
+    let notes_to_kernel = dup(2)?;
     let from_kernel = dup(0)?;
     let (stdout_reader, stdout_writer) = pipe()?;
     let (stderr_reader, stderr_writer) = pipe()?;
     let (stdin_reader, stdin_writer) = pipe()?;
+    let (flush_reader, flush_writer) = pipe()?;
     dup2(stdout_writer, 1)?;
     dup2(stderr_writer, 2)?;
     dup2(stdin_reader, 0)?;
@@ -83,6 +88,7 @@ fn rewire_standard_streams() -> std::io::Result<()> {
     // SAFETY: the kernel binary has started no other thread yet in this process.
     unsafe {
         std::env::set_var(INTERRUPT_FLAG_ENV, (&INTERRUPT as *const AtomicBool as usize).to_string());
+        std::env::set_var(FLUSH_REQUEST_FD_ENV, flush_reader.to_string());
         // evcxr asks for backtraces on every panic; students get the message
         // alone unless they ask for more.
         match std::env::var_os("RUSTPAR_BACKTRACE") {
@@ -93,6 +99,7 @@ fn rewire_standard_streams() -> std::io::Result<()> {
     install_interrupt_handler();
     let shared = Arc::new(Shared {
         to_kernel: Mutex::new(owned_file(to_kernel)),
+        notes_to_kernel: Mutex::new(owned_file(notes_to_kernel)),
         stdin_writer: Mutex::new(owned_file(stdin_writer)),
         cell_running: AtomicBool::new(false),
         input_pending: AtomicBool::new(false),
@@ -100,7 +107,7 @@ fn rewire_standard_streams() -> std::io::Result<()> {
     });
     spawn("rustpar-output", {
         let shared = shared.clone();
-        move || multiplex_output(owned_file(stdout_reader), owned_file(stderr_reader), &shared)
+        move || multiplex_output(owned_file(stdout_reader), owned_file(stderr_reader), owned_file(flush_writer), &shared)
     });
     spawn("rustpar-stdin", {
         let shared = shared.clone();
@@ -131,42 +138,137 @@ fn install_interrupt_handler() {
     }
 }
 
-fn multiplex_output(mut stdout: File, mut stderr: File, shared: &Shared) {
-    let mut splitter = StdoutSplitter::default();
-    let mut stderr_text = Utf8Buffer::default();
-    let mut fds = [
-        libc::pollfd { fd: shared.stdout_reader, events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: raw(&stderr), events: libc::POLLIN, revents: 0 },
-    ];
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
+/// Longest wait for the prelude to flush the cell's stdout at the end of a cell.
+const FLUSH_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// The output thread: reads the cell's stdout and stderr pipes and writes
+/// protocol lines to the kernel.
+struct Multiplexer {
+    stdout: File,
+    stderr: File,
+    stderr_open: bool,
+    splitter: StdoutSplitter,
+    stderr_text: Utf8Buffer,
+    buffer: Vec<u8>,
+    /// Asks the prelude to flush (one byte a request).
+    flush_requests: File,
+    /// Whether the prelude is attached and answers flush requests.
+    flusher_present: bool,
+}
+
+fn multiplex_output(stdout: File, stderr: File, flush_requests: File, shared: &Shared) {
+    let mut multiplexer = Multiplexer {
+        stdout,
+        stderr,
+        stderr_open: true,
+        splitter: StdoutSplitter::default(),
+        stderr_text: Utf8Buffer::default(),
+        buffer: vec![0u8; 64 * 1024],
+        flush_requests,
+        flusher_present: false,
+    };
+    while multiplexer.forward_ready(shared, -1) {}
+}
+
+impl Multiplexer {
+    /// Waits up to `timeout_ms` (-1: for ever) for output and forwards what
+    /// one poll finds; false once the cell's stdout is closed.
+    fn forward_ready(&mut self, shared: &Shared, timeout_ms: i32) -> bool {
+        let mut fds = [
+            libc::pollfd { fd: raw(&self.stdout), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: if self.stderr_open { raw(&self.stderr) } else { -1 }, events: libc::POLLIN, revents: 0 },
+        ];
         // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
-        if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {
-            continue;
+        if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) } <= 0 {
+            return true;
         }
         let mut to_kernel = shared.to_kernel.lock().unwrap();
-        if fds[1].revents != 0 && !drain_stderr(&mut stderr, &mut stderr_text, &mut buffer, &mut to_kernel) {
-            fds[1].fd = -1;
+        if fds[1].revents != 0 {
+            self.drain_stderr(&mut to_kernel);
         }
         if fds[0].revents != 0 {
-            let Ok(count @ 1..) = stdout.read(&mut buffer) else { return };
-            for piece in splitter.push(&buffer[..count]) {
-                let line = match piece {
-                    Piece::Text(text) => Message::Stdout(text).to_line(),
-                    Piece::ProtocolLine(line) => {
-                        if line == EXECUTION_COMPLETE {
-                            drain_stderr(&mut stderr, &mut stderr_text, &mut buffer, &mut to_kernel);
-                            shared.cell_running.store(false, Ordering::SeqCst);
-                        } else if line.starts_with(INPUT_REQUEST) {
-                            shared.input_pending.store(true, Ordering::SeqCst);
-                        } else if let Some(outcome) = cell_failure(&line) {
-                            let _ = to_kernel.write_all(outcome.to_line().as_bytes());
-                        }
-                        line + "\n"
-                    }
-                };
-                let _ = to_kernel.write_all(line.as_bytes());
+            let count = match self.stdout.read(&mut self.buffer) {
+                Ok(count @ 1..) => count,
+                _ => return false,
+            };
+            for piece in self.splitter.push(&self.buffer[..count]) {
+                self.forward(piece, shared, &mut to_kernel);
             }
+        }
+        true
+    }
+
+    /// Forwards one piece; true when it was the prelude's `Flushed` answer.
+    fn forward(&mut self, piece: Piece, shared: &Shared, to_kernel: &mut File) -> bool {
+        let line = match piece {
+            Piece::Text(text) => Message::Stdout(text).to_line(),
+            Piece::ProtocolLine(line) => {
+                if Message::parse(&line) == Some(Message::Flushed) {
+                    self.flusher_present = true;
+                    return true;
+                }
+                if line == EXECUTION_COMPLETE {
+                    self.finish_cell(shared, to_kernel);
+                } else if line.starts_with(INPUT_REQUEST) {
+                    shared.input_pending.store(true, Ordering::SeqCst);
+                } else if let Some(failure) = cell_failure(&line) {
+                    let _ = to_kernel.write_all(failure.to_line().as_bytes());
+                }
+                line + "\n"
+            }
+        };
+        let _ = to_kernel.write_all(line.as_bytes());
+        false
+    }
+
+    /// Before evcxr hears that the cell is complete: everything the cell
+    /// printed goes first, including text still in the prelude's buffer.
+    fn finish_cell(&mut self, shared: &Shared, to_kernel: &mut File) {
+        if self.flusher_present && self.flush_requests.write_all(&[1]).is_ok() {
+            let deadline = std::time::Instant::now() + FLUSH_TIMEOUT;
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() || self.forward_pending_stdout(shared, to_kernel, left) {
+                    break;
+                }
+            }
+        }
+        self.drain_stderr(to_kernel);
+        shared.cell_running.store(false, Ordering::SeqCst);
+    }
+
+    /// Reads what stdout brings within `wait` (holding the kernel pipe
+    /// already); true once the prelude's `Flushed` answer has passed.
+    fn forward_pending_stdout(&mut self, shared: &Shared, to_kernel: &mut File, wait: Duration) -> bool {
+        let mut fd = [libc::pollfd { fd: raw(&self.stdout), events: libc::POLLIN, revents: 0 }];
+        // SAFETY: valid pollfd array.
+        if unsafe { libc::poll(fd.as_mut_ptr(), 1, wait.as_millis() as i32) } <= 0 {
+            return true;
+        }
+        let Ok(count @ 1..) = self.stdout.read(&mut self.buffer) else { return true };
+        let mut flushed = false;
+        for piece in self.splitter.push(&self.buffer[..count]) {
+            flushed |= self.forward(piece, shared, to_kernel);
+        }
+        flushed
+    }
+
+    /// Forwards what stderr holds now.
+    fn drain_stderr(&mut self, to_kernel: &mut File) {
+        loop {
+            let mut fd = [libc::pollfd { fd: raw(&self.stderr), events: libc::POLLIN, revents: 0 }];
+            // SAFETY: valid pollfd array; zero timeout.
+            if !self.stderr_open || unsafe { libc::poll(fd.as_mut_ptr(), 1, 0) } <= 0 || fd[0].revents == 0 {
+                break;
+            }
+            match self.stderr.read(&mut self.buffer) {
+                Ok(count @ 1..) => self.stderr_text.push(&self.buffer[..count]),
+                _ => self.stderr_open = false,
+            }
+        }
+        let chunk = self.stderr_text.take_valid();
+        if !chunk.is_empty() {
+            let _ = to_kernel.write_all(Message::Stderr(chunk).to_line().as_bytes());
         }
     }
 }
@@ -178,30 +280,6 @@ fn cell_failure(line: &str) -> Option<Message> {
         ERROR_OCCURRED => Some(Message::CellFailed(Failure::ReturnedError)),
         _ => None,
     }
-}
-
-/// Forwards what stderr holds now; false once it is closed.
-fn drain_stderr(stderr: &mut File, text: &mut Utf8Buffer, buffer: &mut [u8], to_kernel: &mut File) -> bool {
-    let mut open = true;
-    loop {
-        let mut fd = [libc::pollfd { fd: raw(stderr), events: libc::POLLIN, revents: 0 }];
-        // SAFETY: valid pollfd array; zero timeout.
-        if unsafe { libc::poll(fd.as_mut_ptr(), 1, 0) } <= 0 || fd[0].revents == 0 {
-            break;
-        }
-        match stderr.read(buffer) {
-            Ok(count @ 1..) => text.push(&buffer[..count]),
-            _ => {
-                open = false;
-                break;
-            }
-        }
-    }
-    let chunk = text.take_valid();
-    if !chunk.is_empty() {
-        let _ = to_kernel.write_all(Message::Stderr(chunk).to_line().as_bytes());
-    }
-    open
 }
 
 fn forward_kernel_input(from_kernel: File, shared: &Shared) {
@@ -220,6 +298,7 @@ fn forward_kernel_input(from_kernel: File, shared: &Shared) {
         // pipe during a cell to mean evcxr's loop has read its command.
         if starts_cell {
             shared.cell_running.store(true, Ordering::SeqCst);
+            let _ = shared.notes_to_kernel.lock().unwrap().write_all(Message::CellStarted.to_line().as_bytes());
         }
         shared.input_pending.store(false, Ordering::SeqCst);
     }
@@ -306,18 +385,14 @@ impl StdoutSplitter {
                 pieces.push(Piece::ProtocolLine(line));
                 continue;
             }
-            if pending.len() < EVCXR_LINE.len() && EVCXR_LINE.starts_with(pending) {
-                break;
-            }
-            let end = pending
-                .iter()
-                .enumerate()
-                .find_map(|(i, &b)| match b {
-                    b'\n' => Some(i + 1),
-                    b if b == rustpar_wire::MARK as u8 && i > 0 => Some(i),
-                    _ => None,
-                })
-                .unwrap_or(pending.len());
+            // Text ends at a newline, or where a protocol line starts (the
+            // cell's unfinished line shares the line with the next one).
+            let protocol_start = (1..pending.len()).find(|&i| pending[i] == rustpar_wire::MARK as u8 || pending[i..].starts_with(EVCXR_LINE));
+            let newline = pending.iter().position(|&b| b == b'\n').map(|i| i + 1);
+            let end = match (newline, protocol_start) {
+                (Some(newline), Some(start)) => newline.min(start),
+                (newline, start) => newline.or(start).unwrap_or_else(|| pending.len() - unfinished_marker(pending)),
+            };
             let text = self.pending.take_valid_prefix(end);
             if text.is_empty() {
                 break;
@@ -329,6 +404,11 @@ impl StdoutSplitter {
         }
         pieces
     }
+}
+
+/// How many bytes at the end of `text` could be the start of evcxr's marker.
+fn unfinished_marker(text: &[u8]) -> usize {
+    (1..EVCXR_LINE.len()).rev().find(|&n| text.ends_with(&EVCXR_LINE[..n])).unwrap_or(0)
 }
 
 /// Bytes waiting to become text, never cutting a UTF-8 character in two.
@@ -432,6 +512,19 @@ mod tests {
         assert_eq!(
             split(&[input.as_bytes()]),
             vec![Piece::Text("abc".into()), Piece::ProtocolLine(line.trim_end().into())]
+        );
+    }
+
+    #[test]
+    fn an_unfinished_line_does_not_swallow_evcxr_lines() {
+        assert_eq!(
+            split(&[b"tailEVC", b"XR_BEGIN_CONTENT text/plain\n()\nEVCXR_END_CONTENT\n"]),
+            vec![
+                Piece::Text("tail".into()),
+                Piece::ProtocolLine("EVCXR_BEGIN_CONTENT text/plain".into()),
+                Piece::ProtocolLine("()".into()),
+                Piece::ProtocolLine(CONTENT_END.into()),
+            ]
         );
     }
 

@@ -18,7 +18,7 @@ mod session_dir;
 
 pub use session_dir::SessionDir;
 
-use crate::interpreter::{CellError, Completions, Executed, Interpreter, Timings};
+use crate::interpreter::{CellError, Completions, Execution, Interpreter, Timings};
 use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
 use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext};
@@ -34,11 +34,8 @@ use std::time::{Duration, Instant};
 /// How long a cell has to stop by itself after an interrupt before its process is killed.
 pub const INTERRUPT_GRACE: Duration = Duration::from_millis(600);
 
-/// evcxr's name for the phase that runs the compiled cell.
-const RUN_PHASE: &str = "Execution";
-
 enum Job {
-    Execute { code: String, sink: Arc<dyn OutputSink>, done: Sender<Result<Executed, CellError>> },
+    Execute { code: String, sink: Arc<dyn OutputSink>, done: Sender<Execution> },
     Complete { code: String, cursor: usize, done: Sender<Completions> },
     Inspect { code: String, cursor: usize, done: Sender<Option<Map<String, Value>>> },
     /// Ends the session, removing its build folder and its cell process.
@@ -99,9 +96,11 @@ impl Interpreter for EvcxrEvaluator {
         self.rustc_version.clone()
     }
 
-    fn execute(&self, code: &str, sink: Arc<dyn OutputSink>) -> Result<Executed, CellError> {
-        self.ask(|done| Job::Execute { code: code.to_owned(), sink, done })
-            .unwrap_or_else(|| Err(CellError::new("EvaluatorCrashed", "The evaluator thread has stopped; restart the kernel.")))
+    fn execute(&self, code: &str, sink: Arc<dyn OutputSink>) -> Execution {
+        self.ask(|done| Job::Execute { code: code.to_owned(), sink, done }).unwrap_or_else(|| Execution {
+            outcome: Err(CellError::new("EvaluatorCrashed", "The evaluator thread has stopped; restart the kernel.")),
+            timings: Timings::default(),
+        })
     }
 
     fn complete(&self, code: &str, cursor: usize) -> Completions {
@@ -151,7 +150,7 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_versi
             let error = CellError::new("EvaluatorError", message);
             for job in queue {
                 match job {
-                    Job::Execute { done, .. } => drop(done.send(Err(error.clone()))),
+                    Job::Execute { done, .. } => drop(done.send(Execution { outcome: Err(error.clone()), timings: Timings::default() })),
                     Job::Complete { done, .. } => drop(done.send(Completions::default())),
                     Job::Inspect { done, .. } => drop(done.send(None)),
                     Job::Shutdown { done } => drop(done.send(())),
@@ -217,8 +216,8 @@ impl Session {
         Ok(session)
     }
 
-    fn execute(&mut self, code: &str, sink: Arc<dyn OutputSink>, cell: &RunningCell) -> Result<Executed, CellError> {
-        let started = Instant::now();
+    fn execute(&mut self, code: &str, sink: Arc<dyn OutputSink>, cell: &RunningCell) -> Execution {
+        let began = Instant::now();
         if let Some(warning) = self.warning.take() {
             sink.emit(Output::Text { stream: Stream::Stderr, text: warning });
         }
@@ -231,6 +230,7 @@ impl Session {
             input_reader: &|request| match sink.request_input(&request.prompt, request.is_password) {
                 Ok(line) => line,
                 Err(error) => {
+                    sink.emit(Output::Text { stream: Stream::Stderr, text: format!("{error}\n") });
                     refused_input.set(Some(error));
                     cell_process::INPUT_REFUSED.to_owned()
                 }
@@ -241,39 +241,40 @@ impl Session {
         let killed = cell.killed.lock().unwrap().take() == Some(number);
         let interrupted = cell.interrupted.lock().unwrap().take() == Some(number);
         let report = self.outputs.finish_cell();
-        let outputs = match result {
-            Ok(outputs) => outputs,
-            Err(evcxr::Error::CompilationErrors(errors)) => return Err(cell_errors::compile_error(code, &errors)),
+        let ended = Instant::now();
+        let started = report.started.unwrap_or(ended);
+        let timings = Timings { compile: started.saturating_duration_since(began), run: ended.saturating_duration_since(started) };
+        let outcome = match result {
+            Err(evcxr::Error::CompilationErrors(errors)) => Err(cell_errors::compile_error(code, &errors)),
             Err(evcxr::Error::SubprocessTerminated(status)) => {
                 self.reattach_prelude();
-                return Err(if killed {
+                Err(if killed {
                     cell_errors::interrupted_by_restart(&variables)
                 } else {
                     cell_errors::crashed(&status, &report.stderr_tail, &variables)
-                });
+                })
             }
-            Err(error) => return Err(CellError::new("EvaluatorError", error.to_string())),
-        };
-        match report.failure {
-            Some(Failure::Panicked) if interrupted || report.panic.as_ref().is_some_and(|p| p.interrupted) => {
-                return Err(cell_errors::interrupted_keeping_variables());
+            Err(error) => Err(CellError::new("EvaluatorError", error.to_string())),
+            Ok(_) if report.failure == Some(Failure::Panicked) => {
+                if interrupted || report.panic.as_ref().is_some_and(|panic| panic.interrupted) {
+                    Err(cell_errors::interrupted_keeping_variables())
+                } else {
+                    Err(cell_errors::panic_error(report.panic, &report.stderr_tail))
+                }
             }
-            Some(Failure::Panicked) => return Err(cell_errors::panic_error(report.panic, &report.stderr_tail)),
-            Some(Failure::ReturnedError) => return Err(cell_errors::returned_error(&report.stderr_tail)),
-            None => {}
-        }
-        if let Some(error) = refused_input.take() {
+            Ok(_) if report.failure == Some(Failure::ReturnedError) => Err(cell_errors::returned_error(&report.stderr_tail)),
             // The cell went on with an empty line, but it did not get what it asked for.
-            return Err(CellError::new("InputError", error.to_string()));
-        }
-        let run = outputs.phases.iter().filter(|phase| phase.name == RUN_PHASE).map(|phase| phase.duration).sum();
-        let timings = Timings { compile: started.elapsed().saturating_sub(run), run };
-        // A cell ending in a call that returns nothing has no value to show.
-        let is_unit = outputs.content_by_mime_type.len() == 1 && outputs.content_by_mime_type.get("text/plain").is_some_and(|text| text == "()");
-        let result = (!outputs.content_by_mime_type.is_empty() && !is_unit).then(|| {
-            with_plain_fallback(outputs.content_by_mime_type.into_iter().map(|(mime, content)| (mime, Value::from(content))).collect())
-        });
-        Ok(Executed { result, timings })
+            Ok(_) if let Some(error) = refused_input.take() => Err(CellError::new("InputError", error.to_string())),
+            Ok(outputs) => {
+                let mut values = outputs.content_by_mime_type;
+                // A cell ending in a call that returns nothing has no value to show.
+                if values.len() == 1 && values.get("text/plain").is_some_and(|text| text == "()") {
+                    values.clear();
+                }
+                Ok((!values.is_empty()).then(|| with_plain_fallback(values.into_iter().map(|(mime, text)| (mime, Value::from(text))).collect())))
+            }
+        };
+        Execution { outcome, timings }
     }
 
     /// A fresh cell process has none of the prelude's hooks: attach them again.
@@ -299,7 +300,8 @@ impl Session {
     fn inspect(&mut self, code: &str, cursor: usize) -> Option<Map<String, Value>> {
         let end = end_of_word(code, cursor);
         let (plain, html) = self.context.hover_at(code, end).ok()?;
-        if plain.trim().is_empty() {
+        // rust-analyzer's answer when it knows nothing of the name.
+        if plain.trim().is_empty() || plain.trim() == "No documentation found" {
             return None;
         }
         let mut bundle = Map::new();

@@ -9,6 +9,7 @@ use crate::outputs::{Output, OutputSink, Stream};
 use crossbeam_channel::{Receiver, Sender, select};
 use rustpar_wire::{Failure, Message, Panic};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// What the cell process reported about the current cell besides its output.
 #[derive(Debug, Default)]
@@ -17,6 +18,8 @@ pub(crate) struct CellReport {
     pub panic: Option<Panic>,
     /// The last lines the cell printed to stderr (an error's message).
     pub stderr_tail: String,
+    /// When the compiled cell started to run.
+    pub started: Option<Instant>,
 }
 
 const STDERR_TAIL_LIMIT: usize = 4096;
@@ -65,7 +68,7 @@ impl OutputRouter {
                     Err(_) => return,
                 },
                 recv(stderr) -> line => match line {
-                    Ok(line) => self.route(Message::Stderr(line + "\n")),
+                    Ok(line) => self.route_note(line),
                     Err(_) => return,
                 },
                 recv(flushes) -> done => {
@@ -73,7 +76,7 @@ impl OutputRouter {
                         self.route_line(&line);
                     }
                     for line in stderr.try_iter() {
-                        self.route(Message::Stderr(line + "\n"));
+                        self.route_note(line);
                     }
                     if let Ok(done) = done {
                         let _ = done.send(());
@@ -81,6 +84,12 @@ impl OutputRouter {
                 }
             }
         }
+    }
+
+    /// Lines on evcxr's stderr channel: the cell process's notes, or text of
+    /// its own (e.g. a crash report printed before its stderr was captured).
+    fn route_note(&self, line: String) {
+        self.route(Message::parse(&line).unwrap_or(Message::Stderr(line + "\n")));
     }
 
     fn route_line(&self, line: &str) {
@@ -103,6 +112,9 @@ impl OutputRouter {
             Message::ClearOutput { wait } => Output::ClearOutput { wait },
             Message::Panic(panic) => return self.report.lock().unwrap().panic = Some(panic),
             Message::CellFailed(failure) => return self.report.lock().unwrap().failure = Some(failure),
+            Message::CellStarted => return self.report.lock().unwrap().started = Some(Instant::now()),
+            // Consumed by the cell process; never forwarded.
+            Message::Flushed => return,
         };
         if let Some(sink) = self.sink.lock().unwrap().as_ref() {
             sink.emit(output);
