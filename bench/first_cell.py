@@ -1,0 +1,90 @@
+"""Prints the prelude's headline figures (issue "Parallel prelude").
+
+    .venv/bin/python bench/first_cell.py [--repeats N]
+
+- kernel start -> result of a first cell that uses rayon and ndarray and draws
+  a plot (the prelude is precompiled; nothing is built for the session);
+- a warm trivial cell with the prelude loaded, next to the same cell in a
+  session without the prelude (RUSTPAR_PRELUDE pointed at nothing), in the
+  same run, so the ratio shows what the prelude costs every cell.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+import time
+
+import jupyter_client
+from jupyter_client.kernelspec import KernelSpecManager
+
+FIRST_CELL = """use rayon::prelude::*;
+let a = random_array((200, 200), 7);
+let total: f64 = a.as_slice().unwrap().par_iter().sum();
+Plot::new("row sums").line("sum", &(0..200).map(|i| i as f64).collect::<Vec<_>>(), &a.sum_axis(Axis(1)).to_vec()).show();
+total > 0.0"""
+
+
+def run(client, code):
+    msg_id = client.execute(code)
+    while True:
+        reply = client.get_shell_msg(timeout=600)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "ok", reply["content"]
+    while True:
+        message = client.get_iopub_msg(timeout=60)
+        if message["parent_header"].get("msg_id") == msg_id and message["content"].get("execution_state") == "idle":
+            return
+
+
+def without_prelude(folder):
+    """A kernelspec for the same kernel whose sessions find no prelude."""
+    kernel = json.load(open(KernelSpecManager().get_kernel_spec("rustpar").resource_dir + "/kernel.json"))["argv"][0]
+    subprocess.run([kernel, "install", "--prefix", folder, "--prelude", "/nonexistent"], check=True, capture_output=True)
+    return KernelSpecManager(kernel_dirs=[folder + "/share/jupyter/kernels"])
+
+
+def session(specs=None):
+    manager = jupyter_client.KernelManager(kernel_name="rustpar", **({"kernel_spec_manager": specs} if specs else {}))
+    manager.start_kernel()
+    client = manager.client()
+    client.start_channels()
+    return manager, client
+
+
+def measure(repeats, plain_specs):
+    first, warm, plain = [], [], []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        manager, client = session()
+        run(client, FIRST_CELL)
+        first.append(time.perf_counter() - began)
+        for _ in range(5):
+            began = time.perf_counter()
+            run(client, "1+1")
+            warm.append(time.perf_counter() - began)
+        manager.shutdown_kernel(now=True)
+        manager, client = session(plain_specs)
+        run(client, "1+1")
+        for _ in range(5):
+            began = time.perf_counter()
+            run(client, "1+1")
+            plain.append(time.perf_counter() - began)
+        manager.shutdown_kernel(now=True)
+    return statistics.median(first), statistics.median(warm), statistics.median(plain)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    with tempfile.TemporaryDirectory() as folder:
+        first, warm, plain = measure(parser.parse_args().repeats, without_prelude(folder))
+    print(f"kernel start -> first rayon+ndarray+plot cell: {first:6.2f} s")
+    print(f"warm 1+1 with the prelude:    {warm * 1000:6.0f} ms")
+    print(f"warm 1+1 without the prelude: {plain * 1000:6.0f} ms  (ratio {warm / plain:.2f})")
+
+
+if __name__ == "__main__":
+    main()
