@@ -126,7 +126,23 @@ def run(
     """
     kw.setdefault("allow_stdin", False)
     msg_id = kc.execute(code, **kw)
-    reply = get_reply(kc, msg_id, timeout=timeout)
+    try:
+        reply = get_reply(kc, msg_id, timeout=timeout)
+    except TimeoutError as e:
+        seen = []
+        try:
+            seen = collect_iopub(kc, msg_id, timeout=1)
+        except TimeoutError:
+            pass
+        while True:  # what did the cell publish before it went quiet?
+            try:
+                msg = kc.get_iopub_msg(timeout=0.2)
+            except Empty:
+                break
+            if msg["parent_header"].get("msg_id") == msg_id:
+                seen.append(msg)
+        kinds = ", ".join(m["msg_type"] for m in seen) or "nothing"
+        raise TimeoutError(f"{e}; the cell {code!r} published: {kinds}") from None
     msgs = collect_iopub(kc, msg_id, timeout=REQUEST_TIMEOUT)
     return reply, msgs
 
