@@ -306,14 +306,16 @@ fn forward_kernel_input(from_kernel: File, shared: &Shared) {
     std::process::exit(0);
 }
 
-/// Ends the blocked read with end-of-file by closing the pipe's write end, then
-/// puts a fresh pipe behind fd 0 for evcxr's next command.
+/// Ends the blocked read with end-of-file, leaving a fresh pipe behind fd 0
+/// for evcxr's next command. The new pipe goes in first: evcxr's loop reads
+/// fd 0 as soon as the cell ends, and must never see the old pipe's end.
 fn refuse_pending_read(shared: &Shared) {
     let Ok((reader, writer)) = pipe() else { return };
     let mut stdin_writer = shared.stdin_writer.lock().unwrap();
-    *stdin_writer = owned_file(writer);
     let _ = dup2(reader, 0);
     close(reader);
+    // Dropping the old write end ends the read already under way on the old pipe.
+    *stdin_writer = owned_file(writer);
 }
 
 fn watch_for_stdin_reads(shared: &Shared) {
