@@ -320,34 +320,48 @@ fn refuse_pending_read(shared: &Shared) {
 
 fn watch_for_stdin_reads(shared: &Shared) {
     let cell_may_read = || shared.cell_running.load(Ordering::SeqCst) && !shared.input_pending.load(Ordering::SeqCst);
+    // evcxr's loop reads its commands from stdin too, always into the same
+    // buffer (the process's stdin buffer). Between cells every read of stdin
+    // is evcxr's, which tells us that buffer; during a cell, a read into any
+    // other buffer is the cell's. (A thread just woken from evcxr's read can
+    // still look blocked in it for a while on a busy machine.)
+    let mut evcxr_buffer: Option<String> = None;
     loop {
         std::thread::sleep(Duration::from_millis(20));
-        if !cell_may_read() || !some_thread_reads_stdin() {
+        if !shared.cell_running.load(Ordering::SeqCst) {
+            if let Some(buffer) = stdin_read_buffers().into_iter().next() {
+                evcxr_buffer = Some(buffer);
+            }
             continue;
         }
-        // evcxr's loop reads stdin too, between cells. Holding the output lock
-        // (so "execution complete" cannot slip through), a read seen now is the
-        // cell's if evcxr has taken its command (stdin is empty) and has not
-        // finished the cell (nothing waits on stdout).
+        let Some(evcxr_buffer) = &evcxr_buffer else { continue };
+        let cell_reads = || stdin_read_buffers().iter().any(|buffer| buffer != evcxr_buffer);
+        if !cell_may_read() || !cell_reads() {
+            continue;
+        }
+        // Holding the output lock, so that "execution complete" cannot slip
+        // through: the read is the cell's if the cell still runs.
         let mut to_kernel = shared.to_kernel.lock().unwrap();
-        if cell_may_read() && bytes_waiting(0) == 0 && bytes_waiting(shared.stdout_reader) == 0 && some_thread_reads_stdin() {
+        if cell_may_read() && bytes_waiting(shared.stdout_reader) == 0 && cell_reads() {
             shared.input_pending.store(true, Ordering::SeqCst);
             let _ = writeln!(to_kernel, "{INPUT_REQUEST}:");
         }
     }
 }
 
-/// Whether a thread of this process is blocked in `read(0, ..)`, from Linux's
-/// per-thread `syscall` files.
-fn some_thread_reads_stdin() -> bool {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return false };
+/// The buffers of this process's threads blocked in `read(0, buffer, ..)`,
+/// from Linux's per-thread `syscall` files.
+fn stdin_read_buffers() -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
     let read = libc::SYS_read.to_string();
-    tasks.flatten().any(|task| {
-        std::fs::read_to_string(task.path().join("syscall")).is_ok_and(|call| {
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let call = std::fs::read_to_string(task.path().join("syscall")).ok()?;
             let mut fields = call.split_whitespace();
-            fields.next() == Some(read.as_str()) && fields.next() == Some("0x0")
+            (fields.next() == Some(read.as_str()) && fields.next() == Some("0x0")).then(|| fields.next().map(str::to_owned))?
         })
-    })
+        .collect()
 }
 
 /// One piece of the cell's stdout: text the cell printed, or a whole line of
