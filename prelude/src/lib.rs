@@ -18,10 +18,16 @@
 //! - [`timing`]: [`timeit`](timing::timeit), [`compare`](timing::compare) and
 //!   [`scaling`](timing::scaling) (speedup, efficiency and an Amdahl fit);
 //! - [`plot`]: line, scatter, bar and histogram charts, shown as SVG;
+//! - [`timeline`]: which thread did what when, drawn as one row per thread;
 //! - [`display`]: rich outputs (HTML, Markdown, SVG, PNG, tables, progress
 //!   bars) that appear at once and can be updated in place;
 //! - [`cancel`]: cooperative interrupts, so that stopping a cell keeps the
 //!   session's variables (the waits and progress bars above check for them).
+//!
+//! Two larger crates come precompiled with the prelude, so that a notebook
+//! uses them without any `:dep`: [`nalgebra`] (dense linear algebra:
+//! factorisations, solves, eigenvalues) and [`tokio`] (async I/O: a runtime,
+//! TCP, timers), e.g. `use rustpar::nalgebra::DMatrix;`.
 //!
 //! ```
 //! use rustpar::prelude::*;
@@ -40,12 +46,15 @@ pub mod pool;
 #[doc(hidden)]
 pub mod session;
 pub mod sync;
+pub mod timeline;
 pub mod timing;
 
 pub use crossbeam_channel;
+pub use nalgebra;
 pub use ndarray;
 pub use plotters;
 pub use rayon;
+pub use tokio;
 
 /// Everything a notebook cell gets from `use rustpar::prelude::*;`.
 pub mod prelude {
@@ -68,6 +77,7 @@ pub mod prelude {
         Arc, AtomicBool, AtomicI32, AtomicI64, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Barrier, Condvar, Mutex, OnceLock,
         Ordering, Permit, Race, RwLock, Semaphore, race_demo,
     };
+    pub use crate::timeline::{Span, Timeline};
     pub use crate::timing::{Comparison, Scaling, Timing, compare, measure, scaling, timeit};
     pub use rayon;
     pub use rayon::prelude::*;

@@ -144,6 +144,7 @@ enum Kind {
     Scatter { xs: Vec<f64>, ys: Vec<f64> },
     Bar { labels: Vec<String>, values: Vec<f64> },
     Histogram { values: Vec<f64>, bins: usize },
+    Spans { lanes: Vec<f64>, starts: Vec<f64>, ends: Vec<f64> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +180,9 @@ pub struct Plot {
     series: Vec<Series>,
     /// Ticks on the x axis at whole numbers only (thread counts).
     whole_x: bool,
+    /// Lines and points placed by the logarithm of their x (or y) values.
+    log_x: bool,
+    log_y: bool,
 }
 
 impl Plot {
@@ -189,7 +193,7 @@ impl Plot {
     /// assert!(plot.svg().contains("Empty"));
     /// ```
     pub fn new(title: impl Into<String>) -> Plot {
-        Plot { title: title.into(), x_label: None, y_label: None, size: (640, 400), series: Vec::new(), whole_x: false }
+        Plot { title: title.into(), x_label: None, y_label: None, size: (640, 400), series: Vec::new(), whole_x: false, log_x: false, log_y: false }
     }
 
     /// Names the x axis.
@@ -249,6 +253,53 @@ impl Plot {
     pub fn whole_x(mut self) -> Plot {
         self.whole_x = true;
         self
+    }
+
+    /// Places lines and points by the logarithm of x, with ticks at powers of
+    /// ten: for values spanning several orders of magnitude, such as problem
+    /// sizes from 100 to 10 000 000. Values of 0 or less cannot be placed and
+    /// are left out.
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// let sizes = [1e2, 1e3, 1e4, 1e5];
+    /// let plot = Plot::new("Speedup by size").log_x().line("speedup", &sizes, &[0.2, 0.9, 1.6, 1.9]);
+    /// assert!(plot.svg().contains("10000"));
+    /// ```
+    pub fn log_x(mut self) -> Plot {
+        self.log_x = true;
+        self
+    }
+
+    /// Places lines and points by the logarithm of y, with ticks at powers of
+    /// ten (see [`log_x`](Plot::log_x)): for times from microseconds to
+    /// seconds in one chart.
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// let plot = Plot::new("Time").log_y().line("seconds", [1, 2, 3], [1e-6, 1e-3, 1.0]);
+    /// assert!(plot.svg().contains("0.001"));
+    /// ```
+    pub fn log_y(mut self) -> Plot {
+        self.log_y = true;
+        self
+    }
+
+    /// Adds spans of time as horizontal bars, one row ("lane") per worker:
+    /// span `i` runs from `starts[i]` to `ends[i]` in lane `lanes[i]` (0, 1,
+    /// …). Used by [`Timeline`](crate::timeline::Timeline) to show which
+    /// thread worked when.
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// let plot = Plot::new("Two workers").x_label("ms").spans("task", [0, 1, 0], [0.0, 0.0, 5.0], [4.0, 9.0, 8.0]);
+    /// assert!(plot.svg().contains("task"));
+    /// ```
+    pub fn spans(self, name: impl Into<String>, lanes: impl Values, starts: impl Values, ends: impl Values) -> Plot {
+        let name = name.into();
+        let (lanes, starts) = pair("spans", &name, lanes, starts);
+        let (_, ends) = pair("spans", &name, &starts, ends);
+        self.with(name, Kind::Spans { lanes, starts, ends })
     }
 
     /// A line with a dot on each point (used for measurements).
@@ -364,6 +415,7 @@ impl Plot {
                 Kind::Scatter { xs, .. } => format!("scatter {:?} ({} points)", s.name, xs.len()),
                 Kind::Bar { values, .. } => format!("bars {:?} ({} bars)", s.name, values.len()),
                 Kind::Histogram { values, bins } => format!("histogram {:?} ({} values, {bins} bins)", s.name, values.len()),
+                Kind::Spans { lanes, .. } => format!("spans {:?} ({} spans)", s.name, lanes.len()),
             })
             .collect();
         if parts.is_empty() { format!("Plot {:?} (empty)", self.title) } else { format!("Plot {:?}: {}", self.title, parts.join(", ")) }
@@ -411,11 +463,17 @@ impl Plot {
         let mut xs: Vec<f64> = Vec::new();
         let mut ys: Vec<f64> = Vec::new();
         let mut from_zero = false;
+        let scaled = |values: &[f64], log: bool| -> Vec<f64> { if log { values.iter().map(|v| v.log10()).collect() } else { values.to_vec() } };
+        let has_spans = self.series.iter().any(|s| matches!(s.kind, Kind::Spans { .. }));
         for series in &self.series {
             match &series.kind {
                 Kind::Line { xs: x, ys: y, .. } | Kind::Scatter { xs: x, ys: y } => {
-                    xs.extend(x);
-                    ys.extend(y);
+                    xs.extend(scaled(x, self.log_x));
+                    ys.extend(scaled(y, self.log_y));
+                }
+                Kind::Spans { lanes, starts, ends } => {
+                    xs.extend(starts.iter().chain(ends));
+                    ys.extend(lanes.iter().flat_map(|lane| [lane - 0.5, lane + 0.5]));
                 }
                 Kind::Bar { values, .. } => {
                     ys.extend(values);
@@ -468,19 +526,34 @@ impl Plot {
             match &categories {
                 Some(labels) if (x - i).abs() < 1e-6 && i >= 0.0 => labels.get(i as usize).cloned().unwrap_or_default(),
                 Some(_) => String::new(),
-                None if self.whole_x && (x - i).abs() > 1e-6 => String::new(),
+                None if (self.whole_x || self.log_x) && (x - i).abs() > 1e-6 => String::new(),
+                None if self.log_x => crate::display::format_number(10f64.powf(i)),
                 None => crate::display::format_number(*x),
             }
         };
-        let y_format = |y: &f64| crate::display::format_number(*y);
+        let y_format = |y: &f64| {
+            let i = y.round();
+            if (has_spans || self.log_y) && (y - i).abs() > 1e-6 {
+                String::new()
+            } else if self.log_y {
+                crate::display::format_number(10f64.powf(i))
+            } else {
+                crate::display::format_number(*y)
+            }
+        };
         let mut mesh = chart.configure_mesh();
         mesh.x_desc(x_desc).y_desc(y_desc).x_label_formatter(&label_of).y_label_formatter(&y_format).light_line_style(WHITE.mix(0.0));
         if let Some(labels) = &categories {
             mesh.x_labels(labels.len().max(1)).disable_x_mesh();
-        } else if self.whole_x {
-            // One tick per whole number, or fewer: never a fraction.
+        } else if self.whole_x || self.log_x {
+            // One tick per whole number (a power of ten on a log axis), or
+            // fewer: never a fraction.
             let whole_numbers = (x1.floor() - x0.ceil()).max(0.0) as usize + 1;
             mesh.x_labels(whole_numbers.clamp(2, 20));
+        }
+        if has_spans || self.log_y {
+            let whole_numbers = (y1.floor() - y0.ceil()).max(0.0) as usize + 1;
+            mesh.y_labels(whole_numbers.clamp(2, 20));
         }
         mesh.draw()?;
 
@@ -490,7 +563,7 @@ impl Plot {
             let name = series.name.clone();
             match &series.kind {
                 Kind::Line { xs, ys, markers, dashed } => {
-                    let points: Vec<(f64, f64)> = finite(xs, ys);
+                    let points: Vec<(f64, f64)> = finite(&scaled(xs, self.log_x), &scaled(ys, self.log_y));
                     let style = color.stroke_width(2);
                     let drawn = if *dashed {
                         chart.draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))?
@@ -505,7 +578,7 @@ impl Plot {
                     }
                 }
                 Kind::Scatter { xs, ys } => {
-                    let drawn = chart.draw_series(finite(xs, ys).into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+                    let drawn = chart.draw_series(finite(&scaled(xs, self.log_x), &scaled(ys, self.log_y)).into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
                     if !name.is_empty() {
                         drawn.label(name).legend(move |(x, y)| Circle::new((x + 10, y), 3, color.filled()));
                     }
@@ -521,6 +594,16 @@ impl Plot {
                     if !name.is_empty() {
                         drawn.label(name).legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
                     }
+                }
+                Kind::Spans { lanes, starts, ends } => {
+                    let bars: Vec<[(f64, f64); 2]> =
+                        lanes.iter().zip(starts).zip(ends).map(|((&lane, &start), &end)| [(start, lane - 0.4), (end, lane + 0.4)]).collect();
+                    let drawn = chart.draw_series(bars.iter().map(|&corners| Rectangle::new(corners, color.filled())))?;
+                    if !name.is_empty() {
+                        drawn.label(name).legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                    }
+                    // A thin white outline keeps back-to-back spans apart.
+                    chart.draw_series(bars.iter().map(|&corners| Rectangle::new(corners, WHITE.stroke_width(1))))?;
                 }
                 Kind::Histogram { .. } => {
                     let bars = &histograms.iter().find(|(j, _)| *j == i).expect("every histogram is binned").1;
