@@ -21,6 +21,9 @@
 //! - [`timeline`]: which thread did what when, drawn as one row per thread;
 //! - [`display`]: rich outputs (HTML, Markdown, SVG, PNG, tables, progress
 //!   bars) that appear at once and can be updated in place;
+//! - [`gpu`]: arrays and kernels on an NVIDIA GPU (CUDA through cudarc),
+//!   with element-wise operations, reductions, cuBLAS matrix products and
+//!   GPU timings; on machines without a GPU every call says so;
 //! - [`cancel`]: cooperative interrupts, so that stopping a cell keeps the
 //!   session's variables (the waits and progress bars above check for them).
 //!
@@ -41,6 +44,7 @@ pub mod array;
 pub mod cancel;
 pub mod channel;
 pub mod display;
+pub mod gpu;
 pub mod plot;
 pub mod pool;
 #[doc(hidden)]
@@ -70,6 +74,9 @@ pub mod prelude {
     pub use crate::display::{
         DisplayHandle, ParWithProgress, Progress, Row, Table, Tabular, WithProgress, bundle, clear_output, html, markdown, png, progress,
         svg, table,
+    };
+    pub use crate::gpu::{
+        ElementwiseKernel, GpuArray, GpuError, GpuInfo, GpuStream, RawKernel, gpu_available, gpu_info, gpu_synchronize, gpu_timeit,
     };
     pub use crate::plot::{Plot, bar, histogram, line, scatter};
     pub use crate::pool::{ThreadPool, cores, current_num_threads, join, on_threads, pool, scope, thread};

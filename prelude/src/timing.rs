@@ -86,7 +86,7 @@ pub struct Timing {
 }
 
 impl Timing {
-    fn from_times(name: &str, times: Vec<Duration>) -> Timing {
+    pub(crate) fn from_times(name: &str, times: Vec<Duration>) -> Timing {
         let mut sorted = times.clone();
         sorted.sort_unstable();
         let n = sorted.len();
@@ -202,13 +202,18 @@ fn time_once(work: &(impl Workload + ?Sized)) -> Duration {
 /// Times `work` with as many runs as fit in about half a second (3 to 50,
 /// or just 1 for code slower than a second), after a warm-up run.
 fn sample(name: &str, work: &(impl Workload + ?Sized)) -> Timing {
-    let warm_up = time_once(work);
-    let runs = if warm_up >= Duration::from_secs(1) {
+    let runs = runs_after_warm_up(time_once(work));
+    Timing::from_times(name, (0..runs).map(|_| time_once(work)).collect())
+}
+
+/// How many runs to measure after a warm-up run that took `warm_up`: as
+/// many as fit in about half a second, 3 to 50, or 1 for slow code.
+pub(crate) fn runs_after_warm_up(warm_up: Duration) -> usize {
+    if warm_up >= Duration::from_secs(1) {
         1
     } else {
         ((BUDGET.as_secs_f64() / warm_up.as_secs_f64().max(1e-9)) as usize).clamp(3, MAX_RUNS)
-    };
-    Timing::from_times(name, (0..runs).map(|_| time_once(work)).collect())
+    }
 }
 
 /// Times `work`: one warm-up run, then as many runs as fit in about half a
