@@ -28,7 +28,8 @@ pub struct Timings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellError {
     /// The kind: `CompileError`, `Panic`, `Error`, `Interrupted`,
-    /// `EvaluatorCrashed`, `InputError`, `EvaluatorError`.
+    /// `EvaluatorCrashed`, `InputError`, `EvaluatorError`, or the name an
+    /// error returned through `?` gives itself (e.g. `GpuError`).
     pub ename: String,
     pub evalue: String,
     pub traceback: Vec<String>,

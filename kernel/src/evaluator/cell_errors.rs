@@ -71,9 +71,32 @@ fn message_of_default_panic(stderr: &str) -> Option<String> {
 }
 
 /// An `Err` returned through `?`; evcxr has printed it on stderr.
+///
+/// An error whose text names its kind first, as `GpuError: No CUDA driver…`
+/// (the prelude's errors do), gets that name as its `ename`; the lines after
+/// its first (e.g. a compiler's log) become the traceback. Any other error
+/// is an `Error` with its last line as the message.
 pub(crate) fn returned_error(stderr_tail: &str) -> CellError {
-    let message = stderr_tail.trim().lines().last().unwrap_or("the cell returned an error").to_owned();
-    CellError::new("Error", message)
+    let lines: Vec<&str> = stderr_tail.trim().lines().collect();
+    let named = lines.iter().enumerate().rev().find_map(|(index, line)| Some((index, named_error(line)?)));
+    match named {
+        Some((index, (name, message))) => {
+            let mut error = CellError::new(name, message);
+            error.traceback.extend(lines[index + 1..].iter().map(|line| line.to_string()));
+            error
+        }
+        None => CellError::new("Error", lines.last().copied().unwrap_or("the cell returned an error")),
+    }
+}
+
+/// `("GpuError", "the message")` from `GpuError: the message`: a name in
+/// CamelCase ending in `Error`, then `: `.
+fn named_error(line: &str) -> Option<(&str, &str)> {
+    let (name, message) = line.split_once(": ")?;
+    let is_name = name.ends_with("Error")
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    is_name.then_some((name, message.trim()))
 }
 
 pub(crate) fn interrupted_keeping_variables() -> CellError {
@@ -146,5 +169,19 @@ mod tests {
     #[test]
     fn question_mark_errors_use_the_printed_message() {
         assert_eq!(returned_error("invalid digit found in string\n").evalue, "invalid digit found in string");
+    }
+
+    #[test]
+    fn errors_that_name_their_kind_give_the_ename() {
+        let error = returned_error("GpuError: No CUDA driver was found on this machine.\n");
+        assert_eq!((error.ename.as_str(), error.evalue.as_str()), ("GpuError", "No CUDA driver was found on this machine."));
+        let compile = returned_error("some output\nGpuError: The CUDA source did not compile:\nkernel.cu(3): error: oops\n");
+        assert_eq!(compile.ename, "GpuError");
+        assert_eq!(compile.evalue, "The CUDA source did not compile:");
+        assert!(compile.traceback.iter().any(|line| line.contains("kernel.cu(3): error: oops")), "{:?}", compile.traceback);
+        for plain in ["No such file or directory (os error 2)", "error: not a name", "Gpu Error: spaced", "Failed: not an error name"] {
+            let error = returned_error(plain);
+            assert_eq!((error.ename.as_str(), error.evalue.as_str()), ("Error", plain));
+        }
     }
 }
