@@ -24,6 +24,8 @@
 //! - [`gpu`]: arrays and kernels on an NVIDIA GPU (CUDA through cudarc),
 //!   with element-wise operations, reductions, cuBLAS matrix products and
 //!   GPU timings; on machines without a GPU every call says so;
+//! - `mpi` (in `:mpi` cells only): helpers for ranks that gather, reduce and
+//!   time together, on the `mpi` crate;
 //! - [`cancel`]: cooperative interrupts, so that stopping a cell keeps the
 //!   session's variables (the waits and progress bars above check for them).
 //!
@@ -44,6 +46,8 @@ pub mod array;
 pub mod cancel;
 pub mod channel;
 pub mod display;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod gpu;
 pub mod plot;
 pub mod pool;

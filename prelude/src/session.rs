@@ -27,12 +27,7 @@ pub fn attach() {
             if interrupted && !crate::cancel::first_report_of_interrupt() {
                 return;
             }
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| if interrupted { "interrupted".into() } else { "the cell panicked".into() });
+            let message = panic_message(info).unwrap_or_else(|| if interrupted { "interrupted".into() } else { "the cell panicked".into() });
             let thread = std::thread::current().name().map(str::to_owned);
             let on_cell_thread = std::thread::current().id() == cell_thread;
             if !on_cell_thread && !interrupted {
@@ -65,6 +60,12 @@ pub fn attach() {
             send(&Message::Flushed);
         }
     });
+}
+
+/// The text a panic was given, when it was given text.
+pub(crate) fn panic_message(info: &std::panic::PanicHookInfo) -> Option<String> {
+    let payload = info.payload();
+    payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned())
 }
 
 /// Writes one protocol line to the kernel, after whatever the cell printed.

@@ -16,6 +16,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod rank_link;
+
 /// The first byte of every rustpar protocol line.
 pub const MARK: char = '\u{1}';
 

@@ -13,6 +13,7 @@
 
 pub mod cell_process;
 mod cell_errors;
+mod mpi;
 mod output_router;
 mod session_dir;
 
@@ -58,6 +59,7 @@ pub struct EvcxrEvaluator {
     jobs: Sender<Job>,
     cell: Arc<RunningCell>,
     rustc_version: String,
+    mpi: mpi::MpiRunner,
 }
 
 /// Where the prelude crate is, when it can be found.
@@ -81,7 +83,8 @@ impl EvcxrEvaluator {
             .name("rustpar-evaluator".into())
             .spawn(move || serve(queue, &worker_cell, &dir, &version))
             .expect("the kernel can start its evaluator thread");
-        EvcxrEvaluator { jobs, cell, rustc_version }
+        let mpi = mpi::MpiRunner::new(prelude_dir().as_deref(), &rustc_version);
+        EvcxrEvaluator { jobs, cell, rustc_version, mpi }
     }
 
     fn ask<T>(&self, job: impl FnOnce(Sender<T>) -> Job) -> Option<T> {
@@ -97,6 +100,13 @@ impl Interpreter for EvcxrEvaluator {
     }
 
     fn execute(&self, code: &str, sink: Arc<dyn OutputSink>) -> Execution {
+        // `:mpi` cells are programs of their own: they do not go through evcxr.
+        if let Some(cell) = mpi::MpiCell::parse(code) {
+            return match cell {
+                Ok(cell) => self.mpi.execute(&cell, &*sink),
+                Err(error) => Execution { outcome: Err(error), timings: Timings::default() },
+            };
+        }
         self.ask(|done| Job::Execute { code: code.to_owned(), sink, done }).unwrap_or_else(|| Execution {
             outcome: Err(CellError::new("EvaluatorCrashed", "The evaluator thread has stopped; restart the kernel.")),
             timings: Timings::default(),
@@ -112,6 +122,7 @@ impl Interpreter for EvcxrEvaluator {
     }
 
     fn interrupt(&self) {
+        self.mpi.interrupt();
         let Some(number) = *self.cell.running.lock().unwrap() else { return };
         *self.cell.interrupted.lock().unwrap() = Some(number);
         let Some(child) = self.cell.child.lock().unwrap().clone() else { return };

@@ -5,7 +5,9 @@
 //! is done once: the first session saves its folder, right after loading the
 //! prelude, as a template, and every later session starts from a copy of it
 //! (about 0.1 s). Templates are keyed by everything that changes the build:
-//! the kernel, rustc and the prelude's sources.
+//! the kernel, rustc and the prelude's sources. When the key is new (the
+//! prelude was edited), the session starts from the newest template anyway,
+//! so that cargo rebuilds only what changed; only the newest few are kept.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -34,11 +36,15 @@ impl SessionDir {
     }
 
     /// Fills the folder from the template for `prelude`, if there is one;
-    /// returns where to save a template when there is none yet.
+    /// returns where to save a template when there is none yet (the folder is
+    /// then seeded from the newest other template, which cargo brings up to date).
     pub(crate) fn fill_from_template(&self, prelude: &Path, rustc_version: &str) -> Option<PathBuf> {
         let template = template_dir(prelude, rustc_version)?;
         if template.is_dir() && copy_contents(&template, self.path()) {
             return None;
+        }
+        if let Some(newest) = template.parent().and_then(|builds| templates_newest_first(builds).into_iter().next()) {
+            copy_contents(&newest, self.path());
         }
         Some(template)
     }
@@ -55,8 +61,27 @@ impl SessionDir {
         // Several kernels may race to save the same template: the first rename wins.
         if copy_contents(self.path(), staging.path()) && std::fs::rename(staging.path(), template).is_ok() {
             tracing::info!("saved the prelude build as {}", template.display());
+            for old in templates_newest_first(parent).into_iter().skip(TEMPLATES_KEPT) {
+                let _ = std::fs::remove_dir_all(old);
+            }
         }
     }
+}
+
+/// Templates are about 100 MB each; older ones only serve as seeds.
+const TEMPLATES_KEPT: usize = 3;
+
+/// The saved templates under `builds`, the most recently saved first.
+fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
+    let mut templates: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(builds)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    templates.sort_by(|a, b| b.0.cmp(&a.0));
+    templates.into_iter().map(|(_, path)| path).collect()
 }
 
 /// `$RUSTPAR_CACHE_DIR`, else the user's cache folder, then a key of the
@@ -119,7 +144,9 @@ mod tests {
         let second = SessionDir { dir: tempfile::tempdir().unwrap() };
         assert_eq!(second.fill_from_template(prelude.path(), "1.0"), None);
         assert_eq!(std::fs::read_to_string(second.path().join("built")).unwrap(), "yes");
-        // Another rustc means another build.
-        assert!(second.fill_from_template(prelude.path(), "2.0").is_some());
+        // Another rustc means another build, started from the newest template.
+        let third = SessionDir { dir: tempfile::tempdir().unwrap() };
+        assert!(third.fill_from_template(prelude.path(), "2.0").is_some());
+        assert_eq!(std::fs::read_to_string(third.path().join("built")).unwrap(), "yes");
     }
 }

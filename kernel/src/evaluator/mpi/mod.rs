@@ -1,0 +1,67 @@
+//! `:mpi` cells: the cell as an MPI program, run on N ranks by `mpirun`.
+//!
+//! A cell whose first line is `:mpi -n N [--timeout SECS] [--hostfile FILE]
+//! [--host a,b] [-- mpirun args]` does not go to evcxr. [`cell`] reads the
+//! options, [`program`] builds the cell with the prelude's `mpi` feature in a
+//! cargo project shared by all kernels, and [`job`] starts it with the
+//! machine's own `mpirun` and turns what each rank sends back into outputs.
+
+mod cell;
+mod job;
+mod program;
+
+pub use cell::MpiCell;
+
+use crate::interpreter::{CellError, Execution, Timings};
+use crate::outputs::OutputSink;
+use job::{Flavour, Jobs};
+use program::ProgramBuilds;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+pub struct MpiRunner {
+    builds: Option<ProgramBuilds>,
+    flavour: OnceLock<Option<Flavour>>,
+    jobs: Jobs,
+}
+
+impl MpiRunner {
+    /// A runner building against `prelude` (when it was found).
+    pub fn new(prelude: Option<&Path>, rustc_version: &str) -> MpiRunner {
+        let builds = prelude.map(|prelude| {
+            let mut hasher = DefaultHasher::new();
+            (env!("CARGO_PKG_VERSION"), rustc_version, prelude).hash(&mut hasher);
+            ProgramBuilds::new(prelude, &format!("{:016x}", hasher.finish()))
+        });
+        MpiRunner { builds, flavour: OnceLock::new(), jobs: Jobs::default() }
+    }
+
+    pub fn execute(&self, cell: &MpiCell, sink: &dyn OutputSink) -> Execution {
+        let began = Instant::now();
+        let failed = |error| Execution { outcome: Err(error), timings: Timings { compile: began.elapsed(), ..Timings::default() } };
+        let Some(flavour) = *self.flavour.get_or_init(Flavour::detect) else {
+            return failed(CellError::new(
+                "MpiError",
+                "MPI is not installed here: there is no `mpirun`. Install Open MPI (`sudo apt-get install openmpi-bin libopenmpi-dev`, \
+                 or run `bash install.sh` as root), then restart the kernel.",
+            ));
+        };
+        let Some(builds) = &self.builds else {
+            return failed(CellError::new("MpiError", "The rustpar prelude was not found, so :mpi cells cannot be built. Reinstall with `bash install.sh`."));
+        };
+        let program = match builds.build(cell) {
+            Ok(program) => program,
+            Err(error) => return failed(error),
+        };
+        let built = Instant::now();
+        let outcome = self.jobs.run(flavour, &cell.options, &program.path, sink);
+        Execution { outcome: outcome.map(|()| None), timings: Timings { compile: built - began, run: built.elapsed() } }
+    }
+
+    /// Ends the running MPI job, if any.
+    pub fn interrupt(&self) {
+        self.jobs.interrupt();
+    }
+}

@@ -1,0 +1,207 @@
+//! Building an `:mpi` cell into a program that every rank runs.
+//!
+//! All `:mpi` cells of all kernels share one cargo project under the cache
+//! folder, so the prelude and the `mpi` crate are compiled once and a cell
+//! costs one small compile and link. The cell's lines go into `main` inside a
+//! closure (so `?` works), and the `:mpi` line itself is replaced by the code
+//! that starts MPI: line numbers in rustc's errors are the cell's own.
+
+use super::cell::MpiCell;
+use crate::interpreter::CellError;
+use serde_json::Value;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Takes the place of the `:mpi` line.
+const PROLOGUE: &str = "#![allow(unused)] use rustpar::prelude::*; use rustpar::mpi::prelude::*; \
+    fn main() { let universe = rustpar::mpi::launch::start(); let world = universe.world(); \
+    let rank = world.rank(); let size = world.size(); \
+    let outcome = (|| -> Result<(), Box<dyn std::error::Error>> {";
+/// Follows the cell's last line.
+const EPILOGUE: &str = "\n#[allow(unreachable_code)] Ok(()) })(); rustpar::mpi::launch::finish(universe, outcome); }\n";
+
+const PACKAGE: &str = "rustpar-mpi-cell";
+
+/// The shared cargo project where `:mpi` cells are built.
+pub struct ProgramBuilds {
+    dir: PathBuf,
+}
+
+/// A built cell: a copy of the program for one run, removed afterwards.
+pub struct Program {
+    pub path: PathBuf,
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl ProgramBuilds {
+    /// The project for this prelude, under the cache folder
+    /// (`$RUSTPAR_MPI_BUILD_DIR` overrides it: on a cluster, use a folder
+    /// every host sees).
+    pub fn new(prelude: &Path, key: &str) -> ProgramBuilds {
+        let root = std::env::var_os("RUSTPAR_MPI_BUILD_DIR").map(PathBuf::from).unwrap_or_else(|| {
+            let cache = std::env::var_os("RUSTPAR_CACHE_DIR").map(PathBuf::from);
+            cache.or_else(|| dirs::cache_dir().map(|dir| dir.join("rustpar"))).unwrap_or_else(std::env::temp_dir).join("mpi-builds")
+        });
+        let dir = root.join(key);
+        let _ = Self::create_project(&dir, prelude);
+        ProgramBuilds { dir }
+    }
+
+    fn create_project(dir: &Path, prelude: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir.join("src"))?;
+        std::fs::create_dir_all(dir.join("runs"))?;
+        let manifest = format!(
+            "[package]\nname = \"{PACKAGE}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\nrustpar = {{ path = {prelude:?}, features = [\"mpi\"] }}\n\
+             # `#[derive(Equivalence)]` names the crate `::mpi`; the lock file holds the prelude's version.\n\
+             mpi = {{ version = \"*\", default-features = false, features = [\"derive\"] }}\n\n\
+             [profile.release]\nopt-level = 2\ndebug = false\nincremental = true\n\n\
+             [profile.release.package.\"*\"]\nopt-level = 3\n\n[workspace]\n"
+        );
+        write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
+        let workspace_lock = prelude.join("../Cargo.lock");
+        if !dir.join("Cargo.lock").exists() && workspace_lock.exists() {
+            std::fs::copy(workspace_lock, dir.join("Cargo.lock"))?;
+        }
+        if which("mold") {
+            std::fs::create_dir_all(dir.join(".cargo"))?;
+            write_if_changed(&dir.join(".cargo/config.toml"), "[build]\nrustflags = [\"-C\", \"link-arg=-fuse-ld=mold\"]\n")?;
+        }
+        Ok(())
+    }
+
+    /// Compiles the cell; a compile error points into the cell.
+    pub fn build(&self, cell: &MpiCell) -> Result<Program, CellError> {
+        let lock = File::create(self.dir.join(".build-lock")).map_err(|error| self.unusable(error))?;
+        // Kernels share the project: one build (and copy of its result) at a time.
+        lock.lock().map_err(|error| self.unusable(error))?;
+        write_if_changed(&self.dir.join("src/main.rs"), &source(cell)).map_err(|error| self.unusable(error))?;
+        let output = Command::new("cargo")
+            .args(["build", "--release", "--message-format=json-diagnostic-rendered-ansi"])
+            .current_dir(&self.dir)
+            .env("CARGO_TARGET_DIR", self.dir.join("target"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| CellError::new("MpiError", format!("cargo could not be started ({error}). Check that `cargo` works in a terminal.")))?;
+        let report = BuildReport::read(&String::from_utf8_lossy(&output.stdout));
+        if !report.errors.is_empty() {
+            let mut error = CellError::new("CompileError", report.first_message);
+            error.traceback = report.errors;
+            return Err(error);
+        }
+        let built = report.executable.filter(|_| output.status.success()).ok_or_else(|| {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(25).collect::<Vec<_>>().into_iter().rev().collect();
+            let mut error = CellError::new(
+                "MpiError",
+                "The MPI program could not be built. Check that MPI's development files and libclang are installed \
+                 (`sudo apt-get install libopenmpi-dev libclang-dev`, or `bash install.sh` as root).",
+            );
+            error.traceback.push(tail.join("\n"));
+            error
+        })?;
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+        let copy = self.dir.join("runs").join(format!("cell-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed)));
+        std::fs::copy(&built, &copy).map_err(|error| self.unusable(error))?;
+        Ok(Program { path: copy })
+    }
+
+    fn unusable(&self, error: std::io::Error) -> CellError {
+        CellError::new("MpiError", format!("The MPI build folder {} cannot be used ({error}).", self.dir.display()))
+    }
+}
+
+/// The program's source: the cell inside `main`.
+fn source(cell: &MpiCell) -> String {
+    let mut source = String::new();
+    for (index, line) in cell.lines.iter().enumerate() {
+        source.push_str(if index == cell.magic_line { PROLOGUE } else { line });
+        source.push('\n');
+    }
+    source.push_str(EPILOGUE);
+    source
+}
+
+/// What cargo said about a build, from its JSON messages.
+#[derive(Debug, Default)]
+struct BuildReport {
+    /// rustc's errors about the cell, rendered, pointing at `cell:LINE:COLUMN`.
+    errors: Vec<String>,
+    first_message: String,
+    executable: Option<PathBuf>,
+}
+
+impl BuildReport {
+    fn read(messages: &str) -> BuildReport {
+        let mut report = BuildReport::default();
+        for message in messages.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()) {
+            let of_cell = message["package_id"].as_str().is_some_and(|id| id.contains(PACKAGE));
+            match message["reason"].as_str() {
+                Some("compiler-message") if of_cell && message["message"]["level"] == "error" => {
+                    if report.errors.is_empty() {
+                        report.first_message = message["message"]["message"].as_str().unwrap_or_default().to_owned();
+                    }
+                    let rendered = message["message"]["rendered"].as_str().unwrap_or_default();
+                    report.errors.push(rendered.replace("src/main.rs", "cell"));
+                }
+                Some("compiler-artifact") if of_cell => {
+                    report.executable = message["executable"].as_str().map(PathBuf::from);
+                }
+                _ => {}
+            }
+        }
+        report
+    }
+}
+
+/// Writes `contents` unless the file already holds them (cargo rebuilds
+/// whatever is newer than its last build).
+fn write_if_changed(path: &Path, contents: &str) -> std::io::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    File::create(path)?.write_all(contents.as_bytes())
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cell_lines_keep_their_numbers() {
+        let cell = MpiCell::parse("\n:mpi -n 2\nlet x = 1;\nprintln!(\"{x}\");").unwrap().unwrap();
+        let source = source(&cell);
+        let lines: Vec<&str> = source.lines().collect();
+        assert_eq!(lines[0], "");
+        assert!(lines[1].starts_with("#![allow(unused)]"));
+        assert_eq!(lines[2], "let x = 1;");
+        assert_eq!(lines[3], "println!(\"{x}\");");
+    }
+
+    #[test]
+    fn errors_about_the_cell_point_into_it() {
+        let messages = [
+            r#"{"reason":"compiler-message","package_id":"path+file:///x#rustpar@0.1.0","message":{"level":"error","message":"not ours","rendered":"x"}}"#,
+            r#"{"reason":"compiler-message","package_id":"path+file:///c#rustpar-mpi-cell@0.1.0","message":{"level":"warning","message":"w","rendered":"w"}}"#,
+            r#"{"reason":"compiler-message","package_id":"path+file:///c#rustpar-mpi-cell@0.1.0","message":{"level":"error","message":"cannot find value `y`","rendered":"error: cannot find value `y`\n --> src/main.rs:3:9\n"}}"#,
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///c#rustpar-mpi-cell@0.1.0","executable":"/c/target/release/rustpar-mpi-cell"}"#,
+        ]
+        .join("\n");
+        let report = BuildReport::read(&messages);
+        assert_eq!(report.first_message, "cannot find value `y`");
+        assert_eq!(report.errors, ["error: cannot find value `y`\n --> cell:3:9\n"]);
+        assert_eq!(report.executable, Some(PathBuf::from("/c/target/release/rustpar-mpi-cell")));
+    }
+}
