@@ -38,7 +38,7 @@ pub enum Flavour {
 impl Flavour {
     /// Asks `mpirun --version`; `None` when there is no mpirun.
     pub fn detect() -> Option<Flavour> {
-        let output = Command::new("mpirun").arg("--version").stdin(Stdio::null()).output().ok()?;
+        let output = Command::new(mpirun()).arg("--version").stdin(Stdio::null()).output().ok()?;
         let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
         Some(if text.contains("Open MPI") || text.contains("OpenRTE") { Flavour::OpenMpi } else { Flavour::Mpich })
     }
@@ -74,6 +74,12 @@ impl Flavour {
         arguments.push(program.to_string_lossy().into_owned());
         arguments
     }
+}
+
+/// The launcher: `mpirun` from the PATH, or the one `RUSTPAR_MPIRUN` names
+/// (to pick one MPI among several).
+pub fn mpirun() -> std::ffi::OsString {
+    std::env::var_os("RUSTPAR_MPIRUN").unwrap_or_else(|| "mpirun".into())
 }
 
 /// Why a job was ended early.
@@ -113,7 +119,7 @@ impl Jobs {
         let port = listener.local_addr().map(|address| address.port()).unwrap_or_default();
         let address = if options.is_local() { format!("127.0.0.1:{port}") } else { format!("{}:{port}", reachable_host()) };
 
-        let mut mpirun = Command::new("mpirun");
+        let mut mpirun = Command::new(self::mpirun());
         mpirun.args(flavour.arguments(options, program)).env(MPI_OUTPUT_ENV, &address).stdin(Stdio::null());
         mpirun.stdout(Stdio::piped()).stderr(Stdio::piped());
         // SAFETY: geteuid has no preconditions.

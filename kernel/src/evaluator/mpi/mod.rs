@@ -44,8 +44,11 @@ impl MpiRunner {
         let Some(flavour) = *self.flavour.get_or_init(Flavour::detect) else {
             return failed(CellError::new(
                 "MpiError",
-                "MPI is not installed here: there is no `mpirun`. Install Open MPI (`sudo apt-get install openmpi-bin libopenmpi-dev`, \
-                 or run `bash install.sh` as root), then restart the kernel.",
+                format!(
+                    "MPI is not installed here: `{}` could not be run. Install Open MPI (`sudo apt-get install openmpi-bin libopenmpi-dev`, \
+                     or run `bash install.sh` as root), then restart the kernel.",
+                    job::mpirun().to_string_lossy()
+                ),
             ));
         };
         let Some(builds) = &self.builds else {
