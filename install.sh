@@ -14,7 +14,8 @@ Sets up the rustpar Jupyter kernel ("Rust (parallel)") on a Debian-like machine
 with a Rust toolchain (cargo) and Python 3:
 
   1. system packages (only when run as root, or with password-less sudo):
-     build-essential, pkg-config, mold (or lld), openmpi-bin, libopenmpi-dev;
+     build-essential, pkg-config, mold (or lld), openmpi-bin, libopenmpi-dev,
+     libclang-dev (the `mpi` crate reads MPI's C headers with it);
      packages already installed are skipped, and `apt-get update` runs only
      when something is missing;
   2. a Python virtual environment in .venv with the packages listed in
@@ -24,7 +25,7 @@ with a Rust toolchain (cargo) and Python 3:
   4. the kernelspec "rustpar" for the current user (--user) and for the
      virtual environment (--sys-prefix with VIRTUAL_ENV=.venv);
   5. a warm-up run (scripts/warmup.py: start the kernel, run `1+1`, shut it
-     down) so that the first cell of a notebook is fast later.
+     down; then the same with an `:mpi -n 1` cell when MPI is installed) so that the first cell of a notebook is fast later.
 
 Every step is idempotent: running the script again only redoes what changed.
 
@@ -113,7 +114,7 @@ apt_install() {  # apt_install PKG...: quiet unless it fails
 step "System packages"
 if command -v dpkg >/dev/null 2>&1; then
     missing=()
-    for pkg in build-essential pkg-config openmpi-bin libopenmpi-dev; do
+    for pkg in build-essential pkg-config openmpi-bin libopenmpi-dev libclang-dev; do
         is_installed "$pkg" || missing+=("$pkg")
     done
     need_linker=1
@@ -123,13 +124,13 @@ if command -v dpkg >/dev/null 2>&1; then
     fi
 
     if [[ ${#missing[@]} -eq 0 && $need_linker -eq 0 ]]; then
-        info "all present (build-essential pkg-config openmpi-bin libopenmpi-dev, mold/lld)"
+        info "all present (build-essential pkg-config openmpi-bin libopenmpi-dev libclang-dev, mold/lld)"
     elif [[ $SKIP_SYSTEM -eq 1 || $CAN_APT -eq 0 ]]; then
         why="--skip-system was given"
         [[ $SKIP_SYSTEM -eq 0 ]] && why="not root and no password-less sudo"
         [[ ${#missing[@]} -gt 0 ]] && warn "missing system packages (${why}): ${missing[*]}"
         [[ $need_linker -eq 1 ]] && warn "neither mold nor lld is installed (${why}); linking will be slower"
-        if printf '%s\n' "${missing[@]}" | grep -qx 'openmpi-bin\|libopenmpi-dev'; then
+        if printf '%s\n' "${missing[@]}" | grep -qx 'openmpi-bin\|libopenmpi-dev\|libclang-dev'; then
             SUMMARY_NOTES+=("MPI missing")
         fi
     else
@@ -249,6 +250,11 @@ if [[ $SKIP_WARMUP -eq 0 ]]; then
     step "Warm-up (start the kernel, run 1+1, shut down)"
     warm_start=$SECONDS
     "$VENV/bin/python" "$ROOT/scripts/warmup.py" || die "warm-up failed: the kernel did not evaluate 1+1 (see above)"
+    # The first :mpi cell builds the prelude with MPI once (a few minutes); do it now.
+    if command -v mpirun >/dev/null 2>&1; then
+        "$VENV/bin/python" "$ROOT/scripts/warmup.py" --code $':mpi -n 1\nprintln!("ready");' --expect "" --timeout 1500 \
+            || { warn "an :mpi cell did not run (see above): MPI cells will fail until that is fixed"; SUMMARY_NOTES+=("MPI cells do not build"); }
+    fi
     WARMUP="$((SECONDS - warm_start)) s"
 fi
 
