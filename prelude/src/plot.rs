@@ -302,15 +302,29 @@ impl Plot {
         self.with(name, Kind::Spans { lanes, starts, ends })
     }
 
-    /// A line with a dot on each point (used for measurements).
-    pub(crate) fn marked_line(self, name: impl Into<String>, xs: impl Values, ys: impl Values) -> Plot {
+    /// Adds a line with a dot on each point: for measurements, where the
+    /// points are the data and the line only guides the eye.
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// let plot = Plot::new("Speedup").marked_line("measured", [1, 2, 4], [1.0, 1.9, 3.4]);
+    /// assert!(plot.svg().contains("<circle"));
+    /// ```
+    pub fn marked_line(self, name: impl Into<String>, xs: impl Values, ys: impl Values) -> Plot {
         let name = name.into();
         let (xs, ys) = pair("line", &name, xs, ys);
         self.with(name, Kind::Line { xs, ys, markers: true, dashed: false })
     }
 
-    /// A dashed line (used for references, such as ideal speedup).
-    pub(crate) fn dashed_line(self, name: impl Into<String>, xs: impl Values, ys: impl Values) -> Plot {
+    /// Adds a dashed line: for references, such as the ideal speedup or a
+    /// theoretical curve.
+    ///
+    /// ```
+    /// use rustpar::prelude::*;
+    /// let plot = Plot::new("Speedup").dashed_line("ideal", [1, 4], [1, 4]);
+    /// assert!(plot.svg().contains("ideal"));
+    /// ```
+    pub fn dashed_line(self, name: impl Into<String>, xs: impl Values, ys: impl Values) -> Plot {
         let name = name.into();
         let (xs, ys) = pair("line", &name, xs, ys);
         self.with(name, Kind::Line { xs, ys, markers: false, dashed: true })
