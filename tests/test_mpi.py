@@ -173,3 +173,89 @@ def test_without_mpi_the_error_says_how_to_install_it():
         assert_ok(reply, msgs)
     finally:
         stop_kernel(km, kc)
+
+
+# --------------------------------------------------------------------------
+# Two hosts: network namespaces stand in for two machines
+# --------------------------------------------------------------------------
+
+AGENT = """#!/bin/sh
+# Open MPI's remote-shell agent for the test: "agent HOST COMMAND..." runs
+# COMMAND inside HOST's network namespace, under HOST's own host name.
+host=$1; shift
+case "$host" in
+  10.231.1.2) ns=rp-host1; name=rp-hostone ;;
+  10.231.2.2) ns=rp-host2; name=rp-hosttwo ;;
+  *) echo "agent: unknown host $host" >&2; exit 1 ;;
+esac
+exec ip netns exec "$ns" unshare --uts sh -c "hostname $name; $*"
+"""
+
+
+def sh(*command: str) -> None:
+    subprocess.run(command, check=True, capture_output=True)
+
+
+@pytest.fixture
+def two_hosts(tmp_path):
+    """Two network namespaces, each behind a veth link to this one (which routes
+    between them), and an agent script that starts processes "on" them."""
+    flavour = subprocess.run(["mpirun", "--version"], capture_output=True, text=True).stdout
+    if "Open MPI" not in flavour:
+        pytest.skip("the two-host test drives Open MPI's remote-shell agent; this mpirun is not Open MPI")
+    if shutil.which("ip") is None or shutil.which("unshare") is None:
+        pytest.skip("the two-host test needs `ip` (iproute2) and `unshare` to make network namespaces")
+    try:
+        with open("/proc/sys/net/ipv4/ip_forward") as f:
+            forwarding = f.read().strip()
+        for i in (1, 2):
+            sh("ip", "netns", "add", f"rp-host{i}")
+            sh("ip", "link", "add", f"rp-v{i}", "type", "veth", "peer", "name", "eth0", "netns", f"rp-host{i}")
+            sh("ip", "addr", "add", f"10.231.{i}.1/24", "dev", f"rp-v{i}")
+            sh("ip", "link", "set", f"rp-v{i}", "up")
+            for step in (["ip", "addr", "add", f"10.231.{i}.2/24", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
+                         ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", f"10.231.{i}.1"]):
+                sh("ip", "netns", "exec", f"rp-host{i}", *step)
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write("1")
+    except (OSError, subprocess.CalledProcessError) as error:
+        for i in (1, 2):
+            subprocess.run(["ip", "netns", "del", f"rp-host{i}"], capture_output=True)
+        pytest.skip(f"network namespaces cannot be made here (needs root and CAP_NET_ADMIN): {error}")
+    agent = tmp_path / "agent.sh"
+    agent.write_text(AGENT)
+    agent.chmod(0o755)
+    try:
+        yield agent
+    finally:
+        for i in (1, 2):
+            subprocess.run(["ip", "netns", "del", f"rp-host{i}"], capture_output=True)
+            subprocess.run(["ip", "link", "del", f"rp-v{i}"], capture_output=True)
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write(forwarding)
+
+
+@pytest.mark.timeout(600)
+def test_one_job_runs_over_two_hosts(two_hosts):
+    # The ranks reach the kernel at this machine's end of the first link.
+    km, kc = start_kernel(env={"RUSTPAR_MPI_ADDRESS": "10.231.1.1"})
+    try:
+        code = f""":mpi -n 2 --host 10.231.1.2,10.231.2.2 -- --mca plm_rsh_agent {two_hosts} --mca oob_tcp_if_include 10.231.0.0/16 --mca btl self,tcp --mca btl_tcp_if_include 10.231.0.0/16
+let host = mpi::environment::processor_name().unwrap_or_default();
+let partner = world.process_at_rank(1 - rank);
+let received: f64 = if rank == 0 {{
+    partner.send(&2.5f64);
+    partner.receive::<f64>().0
+}} else {{
+    let (value, _) = partner.receive::<f64>();
+    partner.send(&(value * 2.0));
+    value
+}};
+println!("on {{host}} got {{received}}");"""
+        reply, msgs = run(kc, code, timeout=FIRST_MPI_CELL_TIMEOUT)
+        assert_ok(reply, msgs)
+        out = stream_text(msgs)
+        assert "[rank 0] on rp-hostone got 5\n" in out
+        assert "[rank 1] on rp-hosttwo got 2.5\n" in out
+    finally:
+        stop_kernel(km, kc)
