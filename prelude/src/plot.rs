@@ -541,7 +541,7 @@ impl Plot {
                 Some(labels) if (x - i).abs() < 1e-6 && i >= 0.0 => labels.get(i as usize).cloned().unwrap_or_default(),
                 Some(_) => String::new(),
                 None if (self.whole_x || self.log_x) && (x - i).abs() > 1e-6 => String::new(),
-                None if self.log_x => crate::display::format_number(10f64.powf(i)),
+                None if self.log_x => power_of_ten(i),
                 None => crate::display::format_number(*x),
             }
         };
@@ -550,7 +550,7 @@ impl Plot {
             if (has_spans || self.log_y) && (y - i).abs() > 1e-6 {
                 String::new()
             } else if self.log_y {
-                crate::display::format_number(10f64.powf(i))
+                power_of_ten(i)
             } else {
                 crate::display::format_number(*y)
             }
@@ -647,6 +647,12 @@ impl std::fmt::Display for Plot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text())
     }
+}
+
+/// The label of the tick at 10^`exponent` on a log axis: `0.001`, `1000`,
+/// `1e-6`, `1e9`.
+fn power_of_ten(exponent: f64) -> String {
+    if (-3.0..=4.0).contains(&exponent) { crate::display::format_number(10f64.powf(exponent)) } else { format!("1e{exponent}") }
 }
 
 /// Converts both coordinates, checking they pair up.
@@ -787,6 +793,12 @@ mod tests {
         assert!(svg.contains("empty"));
         let svg = Plot::new("one").scatter("p", [3], [3]).histogram("h", [5.0], 1).svg();
         assert!(svg.contains("one"));
+    }
+
+    #[test]
+    fn log_axes_label_powers_of_ten_compactly() {
+        let labels: Vec<String> = [-6.0, -3.0, 0.0, 4.0, 9.0].into_iter().map(power_of_ten).collect();
+        assert_eq!(labels, ["1e-6", "0.001", "1", "10000", "1e9"]);
     }
 
     #[test]
