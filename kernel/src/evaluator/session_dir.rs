@@ -61,6 +61,8 @@ impl SessionDir {
         // Several kernels may race to save the same template: the first rename wins.
         if copy_contents(self.path(), staging.path()) && std::fs::rename(staging.path(), template).is_ok() {
             tracing::info!("saved the prelude build as {}", template.display());
+            // `cp -a` kept the session folder's old times: mark when it was saved.
+            let _ = std::fs::write(template.join(SAVED_MARKER), "");
             for old in templates_newest_first(parent).into_iter().skip(TEMPLATES_KEPT) {
                 let _ = std::fs::remove_dir_all(old);
             }
@@ -71,6 +73,9 @@ impl SessionDir {
 /// Templates are about 100 MB each; older ones only serve as seeds.
 const TEMPLATES_KEPT: usize = 3;
 
+/// A file in each template, written when it is saved.
+const SAVED_MARKER: &str = ".rustpar-saved";
+
 /// The saved templates under `builds`, the most recently saved first.
 fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
     let mut templates: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(builds)
@@ -78,7 +83,9 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .map(|entry| entry.path())
+        // Templates saved before the marker existed count by their folder's time.
+        .filter_map(|path| Some((std::fs::metadata(path.join(SAVED_MARKER)).or_else(|_| std::fs::metadata(&path)).ok()?.modified().ok()?, path)))
         .collect();
     templates.sort_by(|a, b| b.0.cmp(&a.0));
     templates.into_iter().map(|(_, path)| path).collect()
@@ -146,7 +153,14 @@ mod tests {
         assert_eq!(std::fs::read_to_string(second.path().join("built")).unwrap(), "yes");
         // Another rustc means another build, started from the newest template.
         let third = SessionDir { dir: tempfile::tempdir().unwrap() };
-        assert!(third.fill_from_template(prelude.path(), "2.0").is_some());
+        let newer = third.fill_from_template(prelude.path(), "2.0").expect("no template for this rustc yet");
         assert_eq!(std::fs::read_to_string(third.path().join("built")).unwrap(), "yes");
+        std::fs::write(third.path().join("built"), "again").unwrap();
+        third.save_as_template(&newer);
+        let builds = template.parent().unwrap();
+        assert_eq!(templates_newest_first(builds), [newer.clone(), template.clone()], "the newest first, even though it was copied from an older folder");
+        let fourth = SessionDir { dir: tempfile::tempdir().unwrap() };
+        assert!(fourth.fill_from_template(prelude.path(), "3.0").is_some());
+        assert_eq!(std::fs::read_to_string(fourth.path().join("built")).unwrap(), "again");
     }
 }
