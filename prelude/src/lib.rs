@@ -29,10 +29,13 @@
 //! - [`cancel`]: cooperative interrupts, so that stopping a cell keeps the
 //!   session's variables (the waits and progress bars above check for them).
 //!
-//! Two larger crates come precompiled with the prelude, so that a notebook
-//! uses them without any `:dep`: [`nalgebra`] (dense linear algebra:
-//! factorisations, solves, eigenvalues) and [`tokio`] (async I/O: a runtime,
-//! TCP, timers), e.g. `use rustpar::nalgebra::DMatrix;`.
+//! [`tokio`] (async I/O: a runtime, TCP, timers) comes with the prelude as
+//! `rustpar::tokio`. The linear-algebra crate nalgebra is built ahead of time
+//! with the prelude but is not part of it (it would slow every session's
+//! first cell): a notebook adds it with the line listed under
+//! `[package.metadata.rustpar]` in the prelude's Cargo.toml,
+//! `:dep nalgebra = { version = "0.34.2", default-features = false, features = ["std"] }`,
+//! which then compiles nothing.
 //!
 //! ```
 //! use rustpar::prelude::*;
@@ -58,7 +61,6 @@ pub mod timeline;
 pub mod timing;
 
 pub use crossbeam_channel;
-pub use nalgebra;
 pub use ndarray;
 pub use plotters;
 pub use rayon;

@@ -26,7 +26,7 @@ use evcxr::{CommandContext, EvalCallbacks, EvalContext};
 use output_router::OutputRouter;
 use rustpar_wire::Failure;
 use serde_json::{Map, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -60,6 +60,15 @@ pub struct EvcxrEvaluator {
     cell: Arc<RunningCell>,
     rustc_version: String,
     mpi: mpi::MpiRunner,
+}
+
+/// The `:dep` specifications listed under `[package.metadata.rustpar]
+/// precompiled` in the prelude's Cargo.toml: crates that notebooks add with
+/// `:dep` and that a new template holds ready-built.
+fn precompiled_deps(prelude: &Path) -> Vec<String> {
+    let manifest = std::fs::read_to_string(prelude.join("Cargo.toml")).ok().and_then(|text| text.parse::<toml::Table>().ok());
+    let list = manifest.as_ref().and_then(|m| m.get("package")?.get("metadata")?.get("rustpar")?.get("precompiled")?.as_array().cloned());
+    list.unwrap_or_default().iter().filter_map(|dep| dep.as_str().map(str::to_owned)).collect()
 }
 
 /// Where the prelude crate is, when it can be found.
@@ -222,6 +231,15 @@ impl Session {
         session.attach = Some(attach.to_owned());
         tracing::info!("prelude loaded after {:?}", clock.elapsed());
         if let Some(template) = template_to_save {
+            // The crates that notebooks add with `:dep` are built into the
+            // template too, but not into every session's dependencies: the
+            // first cell of a session analyses all of them, and a large crate
+            // costs seconds there.
+            for dep in precompiled_deps(&prelude) {
+                if let Err(error) = session.context.execute(&format!(":dep {dep}")) {
+                    tracing::warn!("could not precompile `{dep}` into the template: {error}");
+                }
+            }
             dir.save_as_template(&template);
         }
         Ok(session)
