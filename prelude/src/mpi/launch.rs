@@ -48,7 +48,7 @@ pub fn start() -> Universe {
 /// job), or says the rank finished; then MPI shuts down.
 pub fn finish(universe: Universe, outcome: Result<(), Box<dyn std::error::Error>>) {
     if let Err(error) = outcome {
-        eprintln!("Error: {error}");
+        eprintln!("{error}");
         send(&Message::CellFailed(Failure::ReturnedError));
         end_output(false);
         universe.world().abort(FAILED);
@@ -73,8 +73,8 @@ struct OutputLink {
     socket: Arc<Mutex<TcpStream>>,
     /// The original stdout and stderr, put back when the link closes.
     saved: Vec<(i32, OwnedFd)>,
+    /// One message per pipe whose last bytes were sent.
     drained: crossbeam_channel::Receiver<()>,
-    pumps: usize,
 }
 
 impl OutputLink {
@@ -101,7 +101,7 @@ impl OutputLink {
                 let _ = done.send(());
             })?;
         }
-        Ok(OutputLink { socket, saved, drained, pumps: 2 })
+        Ok(OutputLink { socket, saved, drained })
     }
 
     /// Puts stdout and stderr back (which ends the pipes), waits for their
@@ -112,7 +112,7 @@ impl OutputLink {
             unsafe { libc::dup2(original.as_raw_fd(), *fd) };
         }
         // A child process the cell started may still hold a pipe: do not wait for it forever.
-        for _ in 0..self.pumps {
+        for _ in &self.saved {
             if self.drained.recv_timeout(DRAIN_LIMIT).is_err() {
                 break;
             }

@@ -8,6 +8,7 @@
 //! SIGTERM to mpirun's process group, then SIGKILL to whatever is left.
 
 use super::cell::MpiOptions;
+use crate::evaluator::cell_errors::returned_error;
 use crate::interpreter::CellError;
 use crate::outputs::{Output, OutputSink, Stream};
 use crossbeam_channel::{Receiver, Sender};
@@ -236,7 +237,8 @@ impl<'a> Collector<'a> {
 
     fn collect(mut self, incoming: &Receiver<Event>, deadline: Option<Instant>, group: libc::pid_t) -> Collector<'a> {
         while self.exit.is_none() {
-            let event = match deadline {
+            // Once the job is being stopped, the deadline has done its work: wait for mpirun's exit.
+            let event = match deadline.filter(|_| self.stopped.is_none()) {
                 Some(deadline) => incoming.recv_deadline(deadline).unwrap_or(Event::Stop(Stop::Timeout)),
                 None => incoming.recv().expect("the job's event channel stays open while it runs"),
             };
@@ -424,8 +426,8 @@ impl<'a> Collector<'a> {
             return error;
         }
         if let Some((rank, state)) = self.ranks.iter().find(|(_, state)| state.failure == Some(Failure::ReturnedError)) {
-            let message = state.stderr_tail.last().map(|line| line.trim_start_matches("Error: ").to_owned()).unwrap_or_default();
-            return CellError::new("MpiError", format!("Rank {rank} returned an error: {message}; {stopped_job}."));
+            let returned = returned_error(&state.stderr_tail.join("\n"));
+            return CellError::new("MpiError", format!("Rank {rank} returned an error: {}; {stopped_job}.", returned.evalue));
         }
         if self.ranks.is_empty() {
             let said = self.mpirun_tail.iter().find(|line| !line.trim().is_empty() && !line.starts_with("---")).cloned().unwrap_or_default();

@@ -28,6 +28,7 @@ const PACKAGE: &str = "rustpar-mpi-cell";
 /// The shared cargo project where `:mpi` cells are built.
 pub struct ProgramBuilds {
     dir: PathBuf,
+    prelude: PathBuf,
 }
 
 /// A built cell: a copy of the program for one run, removed afterwards.
@@ -50,9 +51,7 @@ impl ProgramBuilds {
             let cache = std::env::var_os("RUSTPAR_CACHE_DIR").map(PathBuf::from);
             cache.or_else(|| dirs::cache_dir().map(|dir| dir.join("rustpar"))).unwrap_or_else(std::env::temp_dir).join("mpi-builds")
         });
-        let dir = root.join(key);
-        let _ = Self::create_project(&dir, prelude);
-        ProgramBuilds { dir }
+        ProgramBuilds { dir: root.join(key), prelude: prelude.to_owned() }
     }
 
     fn create_project(dir: &Path, prelude: &Path) -> std::io::Result<()> {
@@ -80,6 +79,8 @@ impl ProgramBuilds {
 
     /// Compiles the cell; a compile error points into the cell.
     pub fn build(&self, cell: &MpiCell) -> Result<Program, CellError> {
+        // Prepared here, not when the kernel starts: most sessions never run an :mpi cell.
+        Self::create_project(&self.dir, &self.prelude).map_err(|error| self.unusable(error))?;
         let lock = File::create(self.dir.join(".build-lock")).map_err(|error| self.unusable(error))?;
         // Kernels share the project: one build (and copy of its result) at a time.
         lock.lock().map_err(|error| self.unusable(error))?;
