@@ -198,6 +198,7 @@ impl Session {
         let clock = Instant::now();
         let prelude = prelude_dir();
         let template_to_save = prelude.as_deref().and_then(|prelude| dir.fill_from_template(prelude, rustc_version));
+        tracing::info!("session folder laid out after {:?}", clock.elapsed());
         let locked_versions = std::fs::read(dir.path().join("Cargo.lock")).ok();
         let mut cell_process = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
         // Its own process group: a SIGINT aimed at the kernel's group must not kill the session.

@@ -3,50 +3,95 @@
 //! evcxr builds each cell as a crate in its session folder, next to the
 //! compiled prelude and its dependencies. Compiling those takes minutes, so it
 //! is done once: the first session saves its folder, right after loading the
-//! prelude, as a template, and every later session starts from a copy of it
-//! (about 0.1 s). Templates are keyed by everything that changes the build:
-//! the kernel, rustc and the prelude's sources. When the key is new (the
-//! prelude was edited), the session starts from the newest template anyway,
-//! so that cargo rebuilds only what changed; only the newest few are kept.
+//! prelude, as a template. Every later session lays its folder out from the
+//! template: folders and small files (cargo's fingerprints, the lock file) are
+//! copied, and the compiled libraries, about 400 MB that cargo only ever
+//! replaces and never edits, are linked, so a session starts in milliseconds
+//! and costs a few megabytes of disk.
+//!
+//! Templates are keyed by everything that changes the build: the kernel,
+//! rustc and the prelude's sources. When the key is new (the prelude was
+//! edited), the session starts from the newest template anyway, so that cargo
+//! rebuilds only what changed; only the newest few are kept, and never one
+//! that a running session links to.
+//!
+//! A session's folder goes away with its kernel; the folders of kernels that
+//! were killed are swept by the next kernel that starts.
 
 use std::collections::hash_map::DefaultHasher;
+use std::fs::File;
 use std::hash::{Hash, Hasher};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 /// evcxr builds in this folder when the variable is set.
 const EVCXR_TMPDIR: &str = "EVCXR_TMPDIR";
 
+const SESSION_PREFIX: &str = "rustpar-session-";
+
+/// A file in each session folder, locked while its kernel lives.
+const OWNER_FILE: &str = ".rustpar-owner";
+
+/// Folders of older kernels, made before owner files existed, count as left
+/// over after this long.
+const UNOWNED_FOLDER_AGE: Duration = Duration::from_secs(24 * 3600);
+
 pub struct SessionDir {
     dir: tempfile::TempDir,
+    /// Held (locked) for as long as the session lives.
+    _owner: File,
+    /// A shared lock on the template the folder links to, which keeps it from being pruned.
+    template_lock: OnceLock<File>,
 }
 
 impl SessionDir {
-    /// Creates an empty session folder and points evcxr at it. Call before
-    /// the process starts other threads (it sets an environment variable).
-    pub fn create() -> std::io::Result<SessionDir> {
-        let dir = tempfile::Builder::new().prefix("rustpar-session-").tempdir()?;
+    /// Creates an empty session folder, after removing those of kernels that
+    /// are gone, and points evcxr at it. Call before the process starts other
+    /// threads (it sets an environment variable).
+    pub fn create() -> io::Result<SessionDir> {
+        let parent = std::env::temp_dir();
+        sweep_left_over_sessions(&parent);
+        let session = SessionDir::create_in(&parent)?;
         // SAFETY: called from `main` before any other thread exists.
-        unsafe { std::env::set_var(EVCXR_TMPDIR, dir.path()) };
-        Ok(SessionDir { dir })
+        unsafe { std::env::set_var(EVCXR_TMPDIR, session.path()) };
+        Ok(session)
+    }
+
+    fn create_in(parent: &Path) -> io::Result<SessionDir> {
+        let dir = tempfile::Builder::new().prefix(SESSION_PREFIX).tempdir_in(parent)?;
+        let owner = File::create(dir.path().join(OWNER_FILE))?;
+        owner.lock()?;
+        Ok(SessionDir { dir, _owner: owner, template_lock: OnceLock::new() })
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    /// Fills the folder from the template for `prelude`, if there is one;
+    /// Lays the folder out from the template for `prelude`, if there is one;
     /// returns where to save a template when there is none yet (the folder is
-    /// then seeded from the newest other template, which cargo brings up to date).
+    /// then laid out from the newest other template, which cargo brings up to date).
     pub(crate) fn fill_from_template(&self, prelude: &Path, rustc_version: &str) -> Option<PathBuf> {
         let template = template_dir(prelude, rustc_version)?;
-        if template.is_dir() && copy_contents(&template, self.path()) {
+        if self.link_template(&template) {
             return None;
         }
-        if let Some(newest) = template.parent().and_then(|builds| templates_newest_first(builds).into_iter().next()) {
-            copy_contents(&newest, self.path());
+        if let Some(builds) = template.parent() {
+            templates_newest_first(builds).iter().any(|newest| self.link_template(newest));
         }
         Some(template)
+    }
+
+    fn link_template(&self, template: &Path) -> bool {
+        // A template being pruned is locked, and then is no template at all.
+        let Ok(marker) = File::open(template.join(SAVED_MARKER)) else { return false };
+        if marker.try_lock_shared().is_err() || lay_out(template, self.path()).is_err() {
+            return false;
+        }
+        let _ = self.template_lock.set(marker);
+        true
     }
 
     /// Saves the folder, with the prelude built, as the template at `template`.
@@ -58,23 +103,60 @@ impl SessionDir {
         }) else {
             return;
         };
+        // The copy holds the libraries themselves, not links into a template
+        // that may be pruned.
+        if !copy_dereferencing_links(self.path(), staging.path()) {
+            return;
+        }
+        let _ = std::fs::remove_file(staging.path().join(OWNER_FILE));
+        // `cp -a` kept the session folder's old times: mark when it was saved.
+        if std::fs::write(staging.path().join(SAVED_MARKER), "").is_err() {
+            return;
+        }
         // Several kernels may race to save the same template: the first rename wins.
-        if copy_contents(self.path(), staging.path()) && std::fs::rename(staging.path(), template).is_ok() {
+        if std::fs::rename(staging.path(), template).is_ok() {
             tracing::info!("saved the prelude build as {}", template.display());
-            // `cp -a` kept the session folder's old times: mark when it was saved.
-            let _ = std::fs::write(template.join(SAVED_MARKER), "");
             for old in templates_newest_first(parent).into_iter().skip(TEMPLATES_KEPT) {
-                let _ = std::fs::remove_dir_all(old);
+                remove_unless_in_use(&old);
             }
         }
     }
 }
 
-/// Templates are about 100 MB each; older ones only serve as seeds.
+/// Templates are about 400 MB each; older ones only serve as seeds.
 const TEMPLATES_KEPT: usize = 3;
 
-/// A file in each template, written when it is saved.
+/// A file in each template, written when it is saved; sessions that link to
+/// the template hold a shared lock on it.
 const SAVED_MARKER: &str = ".rustpar-saved";
+
+fn remove_unless_in_use(template: &Path) {
+    let marker = File::open(template.join(SAVED_MARKER));
+    if marker.as_ref().is_ok_and(|marker| marker.try_lock().is_err()) {
+        return;
+    }
+    let _ = std::fs::remove_dir_all(template);
+}
+
+/// Removes the session folders under `parent` whose kernels are gone: their
+/// owner file is no longer locked (or, for folders of older kernels, has
+/// never been there and the folder is old).
+fn sweep_left_over_sessions(parent: &Path) {
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(SESSION_PREFIX) {
+            continue;
+        }
+        let folder = entry.path();
+        let left_over = match File::open(folder.join(OWNER_FILE)) {
+            Ok(owner) => owner.try_lock().is_ok(),
+            Err(_) => entry.metadata().and_then(|m| m.modified()).is_ok_and(|modified| modified.elapsed().unwrap_or_default() > UNOWNED_FOLDER_AGE),
+        };
+        if left_over {
+            tracing::info!("removing {}, left over by a kernel that is gone", folder.display());
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
 
 /// The saved templates under `builds`, the most recently saved first.
 fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
@@ -83,9 +165,7 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
-        .map(|entry| entry.path())
-        // Templates saved before the marker existed count by their folder's time.
-        .filter_map(|path| Some((std::fs::metadata(path.join(SAVED_MARKER)).or_else(|_| std::fs::metadata(&path)).ok()?.modified().ok()?, path)))
+        .filter_map(|entry| Some((std::fs::metadata(entry.path().join(SAVED_MARKER)).ok()?.modified().ok()?, entry.path())))
         .collect();
     templates.sort_by(|a, b| b.0.cmp(&a.0));
     templates.into_iter().map(|(_, path)| path).collect()
@@ -122,11 +202,63 @@ fn newest_change(crate_dir: &Path) -> Option<SystemTime> {
     newest
 }
 
-/// Copies a folder's contents, keeping modification times (cargo's notion of
-/// what is up to date).
-fn copy_contents(from: &Path, to: &Path) -> bool {
+/// Lays `to` out from the template `from`: folders are made, files copied
+/// with their modification times (cargo's notion of what is up to date), and
+/// the dependencies' compiled libraries linked. On failure `to` is emptied
+/// again, but for its owner file.
+fn lay_out(from: &Path, to: &Path) -> io::Result<()> {
+    let laid_out = lay_out_folder(from, to, Path::new(""));
+    if laid_out.is_err() {
+        for entry in std::fs::read_dir(to).into_iter().flatten().flatten().filter(|entry| entry.file_name() != OWNER_FILE) {
+            let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+        }
+    }
+    laid_out
+}
+
+fn lay_out_folder(from: &Path, to: &Path, relative: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(from.join(relative))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == OWNER_FILE || name == SAVED_MARKER {
+            continue;
+        }
+        let relative = relative.join(&name);
+        let (source, target) = (from.join(&relative), to.join(&relative));
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            lay_out_folder(from, to, &relative)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)?;
+        } else if is_shared_library(&relative) {
+            std::os::unix::fs::symlink(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target)?;
+            File::options().write(true).open(&target)?.set_modified(entry.metadata()?.modified()?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The compiled libraries of the dependencies: rustc and the linker replace
+/// them (a new file renamed into place) but never write into them, so
+/// sessions can share the template's. The session's own crate (evcxr's `ctx`
+/// and its `code_N` libraries) is rebuilt by the cells and stays a copy.
+fn is_shared_library(relative: &Path) -> bool {
+    let library = relative.extension().is_some_and(|ext| ["rlib", "rmeta", "so", "a", "o", "bin"].iter().any(|kind| ext == *kind));
+    let sessions_own = relative.components().any(|part| {
+        let part = part.as_os_str().to_string_lossy();
+        ["ctx", "libctx", "code_", "libcode_"].iter().any(|own| part.starts_with(own))
+    });
+    library && !sessions_own
+}
+
+/// Copies a folder's contents with the files that links point to, keeping
+/// modification times.
+fn copy_dereferencing_links(from: &Path, to: &Path) -> bool {
     std::process::Command::new("cp")
-        .args(["-a", "--reflink=auto"])
+        .args(["-a", "-L", "--reflink=auto"])
         .arg(from.join("."))
         .arg(to)
         .status()
@@ -137,30 +269,73 @@ fn copy_contents(from: &Path, to: &Path) -> bool {
 mod tests {
     use super::*;
 
+    fn session_in(parent: &Path) -> SessionDir {
+        SessionDir::create_in(parent).unwrap()
+    }
+
     #[test]
-    fn a_saved_template_fills_the_next_session() {
-        let cache = tempfile::tempdir().unwrap();
-        let prelude = tempfile::tempdir().unwrap();
+    fn a_saved_template_lays_out_the_next_sessions() {
+        let (cache, prelude, sessions) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         std::fs::write(prelude.path().join("Cargo.toml"), "[package]").unwrap();
         // SAFETY: tests in this module are the only ones reading this variable.
         unsafe { std::env::set_var("RUSTPAR_CACHE_DIR", cache.path()) };
-        let first = SessionDir { dir: tempfile::tempdir().unwrap() };
+        let first = session_in(sessions.path());
         let template = first.fill_from_template(prelude.path(), "1.0").expect("no template yet");
-        std::fs::write(first.path().join("built"), "yes").unwrap();
+        let deps = first.path().join("target/debug/deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        std::fs::write(first.path().join("Cargo.lock"), "locked").unwrap();
+        std::fs::write(deps.join("librayon-1.rlib"), "rayon").unwrap();
+        std::fs::write(deps.join("libctx.so"), "cell").unwrap();
         first.save_as_template(&template);
-        let second = SessionDir { dir: tempfile::tempdir().unwrap() };
+
+        let second = session_in(sessions.path());
         assert_eq!(second.fill_from_template(prelude.path(), "1.0"), None);
-        assert_eq!(std::fs::read_to_string(second.path().join("built")).unwrap(), "yes");
-        // Another rustc means another build, started from the newest template.
-        let third = SessionDir { dir: tempfile::tempdir().unwrap() };
+        let second_deps = second.path().join("target/debug/deps");
+        assert!(second_deps.join("librayon-1.rlib").is_symlink(), "a dependency's library is linked");
+        assert!(!second_deps.join("libctx.so").is_symlink() && !second.path().join("Cargo.lock").is_symlink(), "the session's own files are copies");
+        assert_eq!(std::fs::read_to_string(second_deps.join("librayon-1.rlib")).unwrap(), "rayon");
+        assert_eq!(
+            std::fs::metadata(second.path().join("Cargo.lock")).unwrap().modified().unwrap(),
+            std::fs::metadata(template.join("Cargo.lock")).unwrap().modified().unwrap(),
+            "copies keep their times"
+        );
+
+        // Another rustc means another build, laid out from the newest
+        // template and saved with the libraries themselves.
+        let third = session_in(sessions.path());
         let newer = third.fill_from_template(prelude.path(), "2.0").expect("no template for this rustc yet");
-        assert_eq!(std::fs::read_to_string(third.path().join("built")).unwrap(), "yes");
-        std::fs::write(third.path().join("built"), "again").unwrap();
+        std::fs::write(third.path().join("Cargo.lock"), "again").unwrap();
         third.save_as_template(&newer);
+        assert!(!newer.join("target/debug/deps/librayon-1.rlib").is_symlink());
         let builds = template.parent().unwrap();
-        assert_eq!(templates_newest_first(builds), [newer.clone(), template.clone()], "the newest first, even though it was copied from an older folder");
-        let fourth = SessionDir { dir: tempfile::tempdir().unwrap() };
+        assert_eq!(templates_newest_first(builds), [newer.clone(), template.clone()]);
+        let fourth = session_in(sessions.path());
         assert!(fourth.fill_from_template(prelude.path(), "3.0").is_some());
-        assert_eq!(std::fs::read_to_string(fourth.path().join("built")).unwrap(), "again");
+        assert_eq!(std::fs::read_to_string(fourth.path().join("Cargo.lock")).unwrap(), "again");
+
+        // A template a session links to is not pruned; one nobody uses is.
+        drop(fourth);
+        remove_unless_in_use(&template);
+        assert!(template.is_dir(), "the second and third sessions still link to it");
+        drop((second, third));
+        remove_unless_in_use(&template);
+        assert!(!template.exists());
+    }
+
+    #[test]
+    fn only_folders_of_kernels_that_are_gone_are_swept() {
+        let sessions = tempfile::tempdir().unwrap();
+        let living = session_in(sessions.path());
+        let gone = session_in(sessions.path());
+        let gone_path = gone.path().to_owned();
+        // A killed kernel leaves its folder behind, unlocked.
+        std::mem::forget(gone.dir);
+        drop(gone._owner);
+        let unowned_new = sessions.path().join(format!("{SESSION_PREFIX}new"));
+        std::fs::create_dir(&unowned_new).unwrap();
+        sweep_left_over_sessions(sessions.path());
+        assert!(living.path().is_dir());
+        assert!(!gone_path.exists());
+        assert!(unowned_new.is_dir(), "a folder without an owner file is swept only when old");
     }
 }
