@@ -175,6 +175,18 @@ command -v cc >/dev/null 2>&1 || die "no C compiler/linker (cc) found: install b
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust from https://rustup.rs (and make sure ~/.cargo/bin is on PATH)"
 command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found: install Python 3"
 
+# The standard library's sources make completions and variable types better;
+# the kernel works without them (rustc then names the types, more slowly).
+std_sources="$(rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/core"
+if [[ ! -d "$std_sources" ]]; then
+    if command -v rustup >/dev/null 2>&1 && timeout 120 rustup component add rust-src >/dev/null 2>&1; then
+        info "added the rust-src component (the standard library's sources)"
+    else
+        warn "the rust-src component is missing and could not be added: the kernel works, with fewer completions and slower first cells"
+        SUMMARY_NOTES+=("no rust-src")
+    fi
+fi
+
 # --------------------------------------------------------------------------
 # 2. Python virtual environment
 # --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from jupyter_client.session import Session
 import helpers
 from helpers import (
     CELL_TIMEOUT,
+    FIRST_CELL_TIMEOUT,
     assert_error,
     assert_ok,
     collect_iopub,
@@ -799,3 +800,24 @@ def test_inspect(kc):
     content = get_reply(kc, msg_id, timeout=60)["content"]
     assert content["status"] == "ok"
     assert content["found"] is False, content
+
+
+def test_without_std_sources_rustc_names_the_types():
+    """Without the rust-src component rust-analyzer cannot name `Vec<i32>`;
+    rustc names it, and the variables persist as usual."""
+    km, kc = start_kernel(env={"RUST_SRC_PATH": "/nonexistent/rust-src"})
+    try:
+        assert_ok(*run(kc, "let v = vec![1, 2, 3];\nlet half = 0.5;", timeout=FIRST_CELL_TIMEOUT))
+        reply, msgs = run(kc, 'let total: i32 = v.iter().sum();\nformat!("{} {}", total, half * 2.0)')
+        assert_ok(reply, msgs)
+        assert result_text(msgs) == '"6 1"', describe(reply, msgs)
+        # rustc shortens the path, which the cell never imported: the student gets the name.
+        reply, msgs = run(kc, "let m = std::collections::HashMap::<u8, u8>::new();")
+        error = assert_error(reply, msgs, "EvaluatorError")
+        assert "explicit type" in error["evalue"] and "HashMap<u8, u8>" in error["evalue"], error
+        # A mistake of the cell's own is reported as rustc's error, at its line.
+        reply, msgs = run(kc, 'let w = vec![1];\nlet x: u8 = "no";')
+        error = assert_error(reply, msgs, "CompileError")
+        assert "cell:2:" in strip_ansi("\n".join(error["traceback"])), error
+    finally:
+        stop_kernel(km, kc)

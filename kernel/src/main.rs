@@ -69,7 +69,8 @@ fn run(connection_file: &std::path::Path) -> Result<()> {
         .with_context(|| format!("reading the connection file {}", connection_file.display()))?;
     let info: jupyter_protocol::ConnectionInfo =
         serde_json::from_str(&text).with_context(|| format!("{} is not a Jupyter connection file", connection_file.display()))?;
-    // Before any thread starts: it points evcxr at the folder.
+    // Before any thread starts: they point evcxr and rust-analyzer at folders.
+    rustpar_kernel::evaluator::type_hints::look_for_std_sources();
     let session_dir = SessionDir::create().context("creating the session's build folder")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {

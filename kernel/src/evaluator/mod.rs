@@ -16,6 +16,7 @@ mod cell_errors;
 mod mpi;
 mod output_router;
 mod session_dir;
+pub mod type_hints;
 
 pub use session_dir::SessionDir;
 
@@ -241,6 +242,8 @@ impl Session {
                     tracing::warn!("could not precompile `{dep}` into the template: {error}");
                 }
             }
+            // Checked builds too, which name types where rust-analyzer cannot.
+            let _ = session.context.check(&type_hints::probe("let checked = 0;", "checked"));
             dir.save_as_template(&template);
         }
         Ok(session)
@@ -266,7 +269,8 @@ impl Session {
                 }
             },
         };
-        let result = self.context.execute_with_callbacks(code, &mut callbacks);
+        let (code, result) = self.execute_naming_types(code, &mut callbacks);
+        let code = code.as_str();
         *cell.running.lock().unwrap() = None;
         let killed = cell.killed.lock().unwrap().take() == Some(number);
         let interrupted = cell.interrupted.lock().unwrap().take() == Some(number);
@@ -305,6 +309,35 @@ impl Session {
             }
         };
         Execution { outcome, timings }
+    }
+
+    /// Runs the cell; when rust-analyzer cannot name a variable's type, rustc
+    /// names it and the cell runs again with the type written in (see
+    /// [`type_hints`]). Returns the code that ran.
+    fn execute_naming_types(&mut self, code: &str, callbacks: &mut EvalCallbacks) -> (String, Result<evcxr::EvalOutputs, evcxr::Error>) {
+        let mut code = code.to_owned();
+        let mut result = self.context.execute_with_callbacks(&code, callbacks);
+        loop {
+            let Err(evcxr::Error::Message(message)) = &result else { return (code, result) };
+            let Some(variable) = type_hints::unnamed_variable(message) else { return (code, result) };
+            let Ok(errors) = self.context.check(&type_hints::probe(&code, variable)) else { return (code, result) };
+            let Some(type_name) = type_hints::probed_type(&errors) else { return (code, result) };
+            // Any other error is the cell's own, and its lines are the cell's.
+            let own_errors: Vec<_> = errors.into_iter().filter(|error| error.level() == "error" && !type_hints::is_probe_error(error)).collect();
+            if !own_errors.is_empty() {
+                return (code, Err(evcxr::Error::CompilationErrors(own_errors)));
+            }
+            let Some(annotated) = type_hints::annotate(&code, variable, &type_name) else { return (code, result) };
+            // Each round writes a type into a `let` that had none, so the rounds end.
+            match self.context.execute_with_callbacks(&annotated, callbacks) {
+                // rustc shortens paths (`HashMap`), which then may not resolve in the cell.
+                Err(evcxr::Error::CompilationErrors(_)) => {
+                    let message = type_hints::with_rustcs_name(message, &type_name);
+                    return (code, Err(evcxr::Error::Message(message)));
+                }
+                next => (code, result) = (annotated, next),
+            }
+        }
     }
 
     /// A fresh cell process has none of the prelude's hooks: attach them again.

@@ -1,0 +1,120 @@
+//! Types for the variables that rust-analyzer cannot name.
+//!
+//! evcxr keeps a cell's variables for the next cells under their types, which
+//! it asks rust-analyzer for. rust-analyzer knows the standard library only
+//! from its sources (the rust-src component); without them it cannot name
+//! even `Vec<i32>`, and evcxr would ask the student for an explicit type.
+//! rustc always knows: a check of the cell with `let () = v;` appended fails
+//! with "expected `Vec<{integer}>`, found `()`", and the cell runs again with
+//! that type written into its `let`, as the student would have written it.
+//! Literals that nothing else constrains get Rust's own defaults, `i32` and
+//! `f64`.
+
+use ra_ap_syntax::ast::HasName;
+use ra_ap_syntax::{AstNode, Edition, SourceFile, ast};
+use std::path::PathBuf;
+
+/// Finds out whether the standard library's sources are installed. When they
+/// are not, rust-analyzer would try `rustup component add rust-src` at every
+/// start (a download, or a long wait without a network), so it is pointed at
+/// an empty stand-in instead. Call before the process starts other threads
+/// (it may set an environment variable).
+pub fn look_for_std_sources() {
+    let found = std::env::var_os("RUST_SRC_PATH")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let output = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().ok()?;
+            Some(PathBuf::from(String::from_utf8(output.stdout).ok()?.trim()).join("lib/rustlib/src/rust/library"))
+        })
+        .is_some_and(|library| library.join("core").is_dir());
+    if !found {
+        let stand_in = std::env::temp_dir().join("rustpar-no-std-sources");
+        if std::fs::create_dir_all(stand_in.join("core")).is_ok() {
+            // SAFETY: called from `main` before any other thread exists.
+            unsafe { std::env::set_var("RUST_SRC_PATH", &stand_in) };
+        }
+        tracing::warn!(
+            "the Rust standard library's sources are not installed: completions know less and rustc names variable types (slower); \
+             install them with `rustup component add rust-src`"
+        );
+    }
+}
+
+/// The variable named in evcxr's "Couldn't automatically determine type of variable `v`".
+pub(crate) fn unnamed_variable(message: &str) -> Option<&str> {
+    message.strip_prefix("Couldn't automatically determine type of variable `")?.split('`').next()
+}
+
+/// The cell with a statement appended that cannot compile and whose error names the variable's type.
+pub(crate) fn probe(code: &str, variable: &str) -> String {
+    // The `;` ends a final expression; after a statement it is an empty one.
+    format!("{code}\n;let () = {variable};")
+}
+
+/// The type named by the probe's error, as rustc writes it.
+fn named_by_probe(error: &evcxr::CompilationError) -> Option<String> {
+    if error.code() != Some("E0308") {
+        return None;
+    }
+    let rendered = error.rendered();
+    let named = rendered.split("expected `").skip(1).find_map(|rest| rest.split_once("`, found `()`").map(|(type_name, _)| type_name))?;
+    Some(named.to_owned())
+}
+
+pub(crate) fn is_probe_error(error: &evcxr::CompilationError) -> bool {
+    named_by_probe(error).is_some()
+}
+
+/// The type that the probe's error names, when it can be written in a cell.
+pub(crate) fn probed_type(errors: &[evcxr::CompilationError]) -> Option<String> {
+    let named = errors.iter().find_map(named_by_probe)?;
+    let written = named.replace("{integer}", "i32").replace("{float}", "f64");
+    // Closures, opaque and unknown types have no name a cell could use.
+    (!written.contains('{') && !written.contains("impl ")).then_some(written)
+}
+
+/// evcxr's request for an explicit type, with rustc's name for it.
+pub(crate) fn with_rustcs_name(message: &str, type_name: &str) -> String {
+    format!("{message}\nrustc calls it `{type_name}`; write the type with its path, or `use` it first.")
+}
+
+/// The cell with `type_name` written into the last `let` that binds
+/// `variable` without a type.
+pub(crate) fn annotate(code: &str, variable: &str, type_name: &str) -> Option<String> {
+    // evcxr reads a cell as the statements of a function body; so does this.
+    const OPENING: &str = "fn cell() {\n";
+    let wrapped = format!("{OPENING}{code}\n}}");
+    let file = SourceFile::parse(&wrapped, Edition::CURRENT).tree();
+    let body = file.syntax().descendants().find_map(ast::Fn::cast)?.body()?.stmt_list()?;
+    let binding = body
+        .statements()
+        .filter_map(|statement| match statement {
+            ast::Stmt::LetStmt(binding) if binding.ty().is_none() => Some(binding),
+            _ => None,
+        })
+        .filter(|binding| {
+            matches!(binding.pat(), Some(ast::Pat::IdentPat(pattern)) if pattern.name().is_some_and(|name| name.text() == variable))
+        })
+        .last()?;
+    let end_of_name = usize::from(binding.pat()?.syntax().text_range().end()).checked_sub(OPENING.len())?;
+    Some(format!("{}: {type_name}{}", &code[..end_of_name], &code[end_of_name..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_variable_comes_from_evcxrs_message() {
+        assert_eq!(unnamed_variable("Couldn't automatically determine type of variable `total`.\nPlease give it an explicit type."), Some("total"));
+        assert_eq!(unnamed_variable("something else"), None);
+    }
+
+    #[test]
+    fn the_type_goes_into_the_last_binding_without_one() {
+        let code = "let v = 1;\nlet mut v = vec![1, 2];\nlet w: u8 = 2;\nv.len()";
+        assert_eq!(annotate(code, "v", "Vec<i32>").unwrap(), "let v = 1;\nlet mut v: Vec<i32> = vec![1, 2];\nlet w: u8 = 2;\nv.len()");
+        assert_eq!(annotate(code, "w", "u8"), None, "it has a type already");
+        assert_eq!(annotate("let (a, b) = (1, 2);", "a", "i32"), None, "patterns are left to the student");
+    }
+}
