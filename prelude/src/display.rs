@@ -99,6 +99,33 @@ pub fn clear_output(wait: bool) {
     send(&Message::ClearOutput { wait });
 }
 
+/// Shows a value that ends a cell as the cell's result, in its `Debug` form.
+///
+/// evcxr compiles a cell's last expression as `value.evcxr_display()` and,
+/// when the type has no such method, compiles the whole cell again to show
+/// `{:?}` instead: every cell that ends in a plain value was compiled twice.
+/// This method, for every `Debug` type, makes the first compile the only one.
+/// Types with a display of their own (plots, tables, timings) keep it: their
+/// own method wins over a trait's.
+///
+/// ```
+/// use rustpar::prelude::*;
+/// vec![1, 2, 3].evcxr_display(); // what a cell ending in `vec![1, 2, 3]` does
+/// ```
+pub trait ShowResult {
+    /// Writes the value in evcxr's format for a cell's result.
+    fn evcxr_display(&self);
+}
+
+impl<T: std::fmt::Debug + ?Sized> ShowResult for T {
+    fn evcxr_display(&self) {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, "EVCXR_BEGIN_CONTENT text/plain\n{self:?}\nEVCXR_END_CONTENT\n");
+        let _ = stdout.flush();
+    }
+}
+
 /// An output that can be replaced in place: the first call shows it, every
 /// later call replaces what it shows. It can be shared between threads.
 ///

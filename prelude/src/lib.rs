@@ -81,6 +81,7 @@ pub mod prelude {
         DisplayHandle, ParWithProgress, Progress, Row, Table, Tabular, WithProgress, bundle, clear_output, html, markdown, png, progress,
         svg, table,
     };
+    pub use crate::display::ShowResult as _;
     pub use crate::gpu::{
         ElementwiseKernel, GpuArray, GpuError, GpuInfo, GpuStream, RawKernel, gpu_available, gpu_info, gpu_synchronize, gpu_timeit,
     };
