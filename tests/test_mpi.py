@@ -163,6 +163,26 @@ def test_an_interrupt_ends_the_whole_job_and_the_kernel_goes_on(kc):
     assert_ok(reply, msgs)
 
 
+def test_a_first_mpi_cell_waits_for_the_session_to_start_and_can_be_interrupted():
+    """Ranks do not run beside the session's start-up (it would take a core
+    from their timings), and an interrupt ends that wait at once."""
+    km, kc = start_kernel(warm=False)
+    try:
+        msg_id = kc.execute(':mpi -n 2\nprintln!("job ran");', allow_stdin=False)
+        time.sleep(1)
+        sent = time.time()
+        request(kc, "interrupt_request", channel="control")
+        reply = get_reply(kc, msg_id, timeout=30)
+        assert time.time() - sent < 2.0
+        assert reply["content"]["ename"] == "Interrupted", reply["content"]
+        assert "job ran" not in stream_text(collect_iopub(kc, msg_id))
+        reply, msgs = run(kc, ':mpi -n 2\nprintln!("job ran");', timeout=FIRST_MPI_CELL_TIMEOUT)
+        assert_ok(reply, msgs)
+        assert stream_text(msgs).count("job ran") == 2
+    finally:
+        stop_kernel(km, kc)
+
+
 def test_without_mpi_the_error_says_how_to_install_it():
     km, kc = start_kernel(env={"RUSTPAR_MPIRUN": "/nonexistent/mpirun"})
     try:

@@ -103,6 +103,11 @@ pub(crate) fn interrupted_keeping_variables() -> CellError {
     CellError::new("Interrupted", "The cell was interrupted. Every variable defined before it is kept.")
 }
 
+/// An interrupt that came while the cell still waited to start.
+pub(crate) fn interrupted_before_start() -> CellError {
+    CellError::new("Interrupted", "The cell was interrupted before it started; nothing of it ran.")
+}
+
 pub(crate) fn interrupted_by_restart(lost: &[String]) -> CellError {
     CellError::new(
         "Interrupted",

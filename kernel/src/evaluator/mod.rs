@@ -40,6 +40,8 @@ enum Job {
     Execute { code: String, sink: Arc<dyn OutputSink>, done: Sender<Execution> },
     Complete { code: String, cursor: usize, done: Sender<Completions> },
     Inspect { code: String, cursor: usize, done: Sender<Option<Map<String, Value>>> },
+    /// Answered once the session has started.
+    Started { done: Sender<()> },
     /// Ends the session, removing its build folder and its cell process.
     Shutdown { done: Sender<()> },
 }
@@ -61,6 +63,8 @@ pub struct EvcxrEvaluator {
     cell: Arc<RunningCell>,
     rustc_version: String,
     mpi: mpi::MpiRunner,
+    /// Ends an `:mpi` cell's wait for the session to start, on interrupt.
+    start_wait: Mutex<Option<Sender<()>>>,
 }
 
 /// Code like a first cell's, whose completion makes rust-analyzer analyse
@@ -98,7 +102,21 @@ impl EvcxrEvaluator {
             .spawn(move || serve(queue, &worker_cell, &dir, &version))
             .expect("the kernel can start its evaluator thread");
         let mpi = mpi::MpiRunner::new(prelude_dir().as_deref(), &rustc_version);
-        EvcxrEvaluator { jobs, cell, rustc_version, mpi }
+        EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None) }
+    }
+
+    /// Waits for the session to finish starting; false when an interrupt came first.
+    fn wait_until_started(&self) -> bool {
+        let (stop, stopped) = crossbeam_channel::bounded(1);
+        *self.start_wait.lock().unwrap() = Some(stop);
+        let (done, started) = crossbeam_channel::bounded(1);
+        let finished = self.jobs.send(Job::Started { done }).is_ok()
+            && crossbeam_channel::select! {
+                recv(started) -> _ => true,
+                recv(stopped) -> _ => false,
+            };
+        *self.start_wait.lock().unwrap() = None;
+        finished
     }
 
     fn ask<T>(&self, job: impl FnOnce(Sender<T>) -> Job) -> Option<T> {
@@ -117,7 +135,10 @@ impl Interpreter for EvcxrEvaluator {
         // `:mpi` cells are programs of their own: they do not go through evcxr.
         if let Some(cell) = mpi::MpiCell::parse(code) {
             return match cell {
-                Ok(cell) => self.mpi.execute(&cell, &*sink),
+                // The session starts on one core for seconds: ranks that ran
+                // beside it would measure half a machine.
+                Ok(cell) if self.wait_until_started() => self.mpi.execute(&cell, &*sink),
+                Ok(_) => Execution { outcome: Err(cell_errors::interrupted_before_start()), timings: Timings::default() },
                 Err(error) => Execution { outcome: Err(error), timings: Timings::default() },
             };
         }
@@ -136,6 +157,9 @@ impl Interpreter for EvcxrEvaluator {
     }
 
     fn interrupt(&self) {
+        if let Some(stop) = self.start_wait.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
         self.mpi.interrupt();
         let Some(number) = *self.cell.running.lock().unwrap() else { return };
         *self.cell.interrupted.lock().unwrap() = Some(number);
@@ -178,7 +202,7 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_versi
                     Job::Execute { done, .. } => drop(done.send(Execution { outcome: Err(error.clone()), timings: Timings::default() })),
                     Job::Complete { done, .. } => drop(done.send(Completions::default())),
                     Job::Inspect { done, .. } => drop(done.send(None)),
-                    Job::Shutdown { done } => drop(done.send(())),
+                    Job::Started { done } | Job::Shutdown { done } => drop(done.send(())),
                 }
             }
             return;
@@ -189,6 +213,7 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_versi
             Job::Execute { code, sink, done } => drop(done.send(session.execute(&code, sink, cell))),
             Job::Complete { code, cursor, done } => drop(done.send(session.complete(&code, cursor))),
             Job::Inspect { code, cursor, done } => drop(done.send(session.inspect(&code, cursor))),
+            Job::Started { done } => drop(done.send(())),
             Job::Shutdown { done } => {
                 drop(session);
                 let _ = done.send(());
