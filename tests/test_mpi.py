@@ -140,6 +140,28 @@ def test_bad_options_say_how_to_write_them(kc):
     assert ":mpi -n 4" in error["evalue"]
 
 
+def test_a_sleeping_barrier_leaves_the_core_to_the_ranks_at_work(kc):
+    cell = """:mpi -n 2
+/// This process's CPU time (user and system) in ms, from /proc (100 ticks a second).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<f64> = stat.rsplit(')').next().unwrap().split_whitespace().skip(11).take(2).map(|f| f.parse().unwrap()).collect();
+    (fields[0] + fields[1]) * 10.0
+}
+if rank == 0 {
+    std::thread::sleep(std::time::Duration::from_millis(600));
+}
+let before = cpu_ms();
+sleeping_barrier(&world);
+if rank == 1 {
+    println!("waited on {} ms of CPU", cpu_ms() - before);
+}"""
+    reply, msgs = run(kc, cell)
+    assert_ok(reply, msgs)
+    used = float(stream_text(msgs).split("waited on ")[1].split(" ms")[0])
+    assert used < 200, f"the waiting rank used {used} ms of CPU in 600 ms: it spun"
+
+
 def test_a_timeout_ends_the_whole_job_within_two_seconds(kc):
     started = time.time()
     reply, msgs = run(kc, ":mpi -n 2 --timeout 1\nloop { std::thread::sleep(std::time::Duration::from_millis(5)); }")
