@@ -57,8 +57,9 @@ impl Kernel {
         })
     }
 
-    /// Serves requests until a shutdown request; returns whether it asked for a restart.
-    pub async fn serve(self: &Arc<Kernel>, mut inboxes: Inboxes) -> bool {
+    /// Serves requests until a shutdown request or until `stop` completes;
+    /// returns whether a restart was asked for.
+    pub async fn serve(self: &Arc<Kernel>, mut inboxes: Inboxes, stop: impl Future<Output = ()>) -> bool {
         self.publish(None, "status", json!({ "execution_state": "starting" }));
         let (queue, work) = crossbeam_channel::unbounded::<JupyterMessage>();
         let worker = self.clone();
@@ -67,7 +68,7 @@ impl Kernel {
             .spawn(move || worker.run_queue(&work))
             .expect("the kernel can start its shell thread");
         let interrupt_signal = tokio::signal::ctrl_c();
-        tokio::pin!(interrupt_signal);
+        tokio::pin!(interrupt_signal, stop);
         loop {
             tokio::select! {
                 Some(incoming) = inboxes.shell.recv() => {
@@ -99,6 +100,12 @@ impl Kernel {
                     self.interpreter.interrupt();
                     let _ = self.input_answers.send(None);
                     interrupt_signal.set(tokio::signal::ctrl_c());
+                }
+                () = &mut stop => {
+                    // A running cell would hold the evaluator: stop it first.
+                    self.interpreter.interrupt();
+                    self.interpreter.shut_down();
+                    return false;
                 }
             }
         }

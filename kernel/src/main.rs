@@ -64,6 +64,29 @@ fn main() -> Result<()> {
     }
 }
 
+/// Completes when the kernel should end without a shutdown request: on
+/// SIGTERM, or when the client that started it is gone (as ipykernel does, a
+/// kernel watches the parent named by `JPY_PARENT_PID`, so that it is not
+/// left running, with its session, after its client was killed).
+async fn stop_requested() {
+    let parent = std::env::var("JPY_PARENT_PID").ok().and_then(|pid| pid.parse::<u32>().ok());
+    let watched = parent.filter(|&pid| pid == std::os::unix::process::parent_id());
+    let parent_gone = async {
+        let Some(parent) = watched else { return std::future::pending().await };
+        while std::os::unix::process::parent_id() == parent {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        tracing::warn!("the client that started this kernel is gone; shutting down");
+    };
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut terminate) => tokio::select! {
+            _ = terminate.recv() => {}
+            () = parent_gone => {}
+        },
+        Err(_) => parent_gone.await,
+    }
+}
+
 fn run(connection_file: &std::path::Path) -> Result<()> {
     let text = std::fs::read_to_string(connection_file)
         .with_context(|| format!("reading the connection file {}", connection_file.display()))?;
@@ -78,7 +101,7 @@ fn run(connection_file: &std::path::Path) -> Result<()> {
         let (outbox, inboxes) = rustpar_kernel::transport::serve(&info, &session_id).await?;
         let evaluator = Arc::new(EvcxrEvaluator::start(session_dir));
         let kernel = Kernel::new(evaluator, outbox, History::open(history::default_path()));
-        kernel.serve(inboxes).await;
+        kernel.serve(inboxes, stop_requested()).await;
         // Let the last replies leave before the process ends.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         anyhow::Ok(())

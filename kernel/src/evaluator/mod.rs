@@ -99,7 +99,14 @@ impl EvcxrEvaluator {
         let version = rustc_version.clone();
         std::thread::Builder::new()
             .name("rustpar-evaluator".into())
-            .spawn(move || serve(queue, &worker_cell, &dir, &version))
+            .spawn(move || {
+                let shutdown = serve(queue, &worker_cell, &dir, &version);
+                // The folder goes before the shutdown is confirmed: the process may end right after.
+                drop(dir);
+                if let Some(done) = shutdown {
+                    let _ = done.send(());
+                }
+            })
             .expect("the kernel can start its evaluator thread");
         let mpi = mpi::MpiRunner::new(prelude_dir().as_deref(), &rustc_version);
         EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None) }
@@ -192,7 +199,8 @@ struct Session {
     warning: Option<String>,
 }
 
-fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_version: &str) {
+/// Serves jobs until a shutdown, whose confirmation it returns unsent.
+fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_version: &str) -> Option<Sender<()>> {
     let mut session = match Session::start(cell, dir, rustc_version) {
         Ok(session) => session,
         Err(message) => {
@@ -202,10 +210,11 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_versi
                     Job::Execute { done, .. } => drop(done.send(Execution { outcome: Err(error.clone()), timings: Timings::default() })),
                     Job::Complete { done, .. } => drop(done.send(Completions::default())),
                     Job::Inspect { done, .. } => drop(done.send(None)),
-                    Job::Started { done } | Job::Shutdown { done } => drop(done.send(())),
+                    Job::Started { done } => drop(done.send(())),
+                    Job::Shutdown { done } => return Some(done),
                 }
             }
-            return;
+            return None;
         }
     };
     for job in queue {
@@ -216,11 +225,11 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_versi
             Job::Started { done } => drop(done.send(())),
             Job::Shutdown { done } => {
                 drop(session);
-                let _ = done.send(());
-                return;
+                return Some(done);
             }
         }
     }
+    None
 }
 
 impl Session {
