@@ -27,7 +27,10 @@ def start(kernel_name):
     client.start_channels()
     client.kernel_info()
     client.get_shell_msg(timeout=60)
-    return manager, client, time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    # iopub may not be subscribed yet: a fast kernel's idle would be missed.
+    client.wait_for_ready(timeout=60)
+    return manager, client, seconds
 
 
 def execute(client, code, interrupt_after=None, manager=None):
