@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use rustpar_kernel::dispatch::Kernel;
-use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, cell_process};
+use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process};
 use rustpar_kernel::history::{self, History};
 use rustpar_kernel::kernelspec::{self, Location};
 use std::path::PathBuf;
@@ -93,13 +93,14 @@ fn run(connection_file: &std::path::Path) -> Result<()> {
     let info: jupyter_protocol::ConnectionInfo =
         serde_json::from_str(&text).with_context(|| format!("{} is not a Jupyter connection file", connection_file.display()))?;
     // Before any thread starts: they point evcxr and rust-analyzer at folders.
-    rustpar_kernel::evaluator::type_hints::look_for_std_sources();
+    let toolchain = Toolchain::probe();
+    rustpar_kernel::evaluator::type_hints::look_for_std_sources(toolchain.sysroot.as_deref());
     let session_dir = SessionDir::create().context("creating the session's build folder")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let session_id = uuid::Uuid::new_v4().to_string();
         let (outbox, inboxes) = rustpar_kernel::transport::serve(&info, &session_id).await?;
-        let evaluator = Arc::new(EvcxrEvaluator::start(session_dir));
+        let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version));
         let kernel = Kernel::new(evaluator, outbox, History::open(history::default_path()));
         kernel.serve(inboxes, stop_requested()).await;
         // Let the last replies leave before the process ends.

@@ -22,7 +22,7 @@ pub(crate) use table::{escape, format_number};
 
 use crate::session::send;
 use base64::Engine as _;
-use rustpar_wire::{Display, Message};
+use rustpar_wire::{Display, EVCXR_CONTENT_BEGIN, EVCXR_CONTENT_END, Message};
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -121,7 +121,7 @@ impl<T: std::fmt::Debug + ?Sized> ShowResult for T {
     fn evcxr_display(&self) {
         use std::io::Write;
         let mut stdout = std::io::stdout().lock();
-        let _ = write!(stdout, "EVCXR_BEGIN_CONTENT text/plain\n{self:?}\nEVCXR_END_CONTENT\n");
+        let _ = write!(stdout, "{EVCXR_CONTENT_BEGIN} text/plain\n{self:?}\n{EVCXR_CONTENT_END}\n");
         let _ = stdout.flush();
     }
 }

@@ -24,6 +24,11 @@ pub const MARK: char = '\u{1}';
 /// The prefix of evcxr's own protocol lines.
 pub const EVCXR_MARKER: &str = "EVCXR_";
 
+/// evcxr's lines around a cell's result: `EVCXR_BEGIN_CONTENT <mime type>`,
+/// the content, then the end line.
+pub const EVCXR_CONTENT_BEGIN: &str = "EVCXR_BEGIN_CONTENT";
+pub const EVCXR_CONTENT_END: &str = "EVCXR_END_CONTENT";
+
 /// Environment variable holding the number of a pipe the prelude reads: each
 /// byte asks it to flush the cell's stdout and answer [`Message::Flushed`].
 pub const FLUSH_REQUEST_FD_ENV: &str = "RUSTPAR_FLUSH_FD";

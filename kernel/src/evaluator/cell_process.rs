@@ -17,7 +17,7 @@
 //! - **SIGINT** sets the interrupt flag that the prelude's helpers poll, so a
 //!   cooperative cell stops without losing the session's variables.
 
-use rustpar_wire::{FLUSH_REQUEST_FD_ENV, Failure, INTERRUPT_FLAG_ENV, Message};
+use rustpar_wire::{EVCXR_CONTENT_BEGIN, EVCXR_CONTENT_END, FLUSH_REQUEST_FD_ENV, Failure, INTERRUPT_FLAG_ENV, Message};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
@@ -31,8 +31,6 @@ const RUN_COMMAND: &str = "LOAD_AND_RUN ";
 const EXECUTION_COMPLETE: &str = "EVCXR_EXECUTION_COMPLETE";
 const INPUT_REQUEST: &str = "EVCXR_INPUT_REQUEST";
 const EVCXR_LINE: &[u8] = rustpar_wire::EVCXR_MARKER.as_bytes();
-const CONTENT_BEGIN: &str = "EVCXR_BEGIN_CONTENT";
-const CONTENT_END: &str = "EVCXR_END_CONTENT";
 /// evcxr's lines for "the cell panicked" and "the cell returned an error through `?`",
 /// which evcxr itself keeps to itself.
 const PANIC_NOTIFICATION: &str = "EVCXR_PANIC_NOTIFICATION";
@@ -393,9 +391,9 @@ impl StdoutSplitter {
             if is_protocol {
                 let Some(end) = pending.iter().position(|&b| b == b'\n') else { break };
                 let line = String::from_utf8_lossy(&self.pending.take(end + 1)[..end]).into_owned();
-                if line.starts_with(CONTENT_BEGIN) {
+                if line.starts_with(EVCXR_CONTENT_BEGIN) {
                     self.in_content = true;
-                } else if line == CONTENT_END {
+                } else if line == EVCXR_CONTENT_END {
                     self.in_content = false;
                 }
                 pieces.push(Piece::ProtocolLine(line));
@@ -539,7 +537,7 @@ mod tests {
                 Piece::Text("tail".into()),
                 Piece::ProtocolLine("EVCXR_BEGIN_CONTENT text/plain".into()),
                 Piece::ProtocolLine("()".into()),
-                Piece::ProtocolLine(CONTENT_END.into()),
+                Piece::ProtocolLine(EVCXR_CONTENT_END.into()),
             ]
         );
     }
@@ -551,7 +549,7 @@ mod tests {
             vec![
                 Piece::ProtocolLine("EVCXR_BEGIN_CONTENT text/plain".into()),
                 Piece::ProtocolLine("42".into()),
-                Piece::ProtocolLine(CONTENT_END.into()),
+                Piece::ProtocolLine(EVCXR_CONTENT_END.into()),
             ]
         );
     }

@@ -91,11 +91,10 @@ pub fn prelude_dir() -> Option<PathBuf> {
 impl EvcxrEvaluator {
     /// Starts the evaluator thread, building in `dir`; the context and
     /// prelude load in the background.
-    pub fn start(dir: SessionDir) -> EvcxrEvaluator {
+    pub fn start(dir: SessionDir, rustc_version: String) -> EvcxrEvaluator {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let cell = Arc::new(RunningCell::default());
         let worker_cell = cell.clone();
-        let rustc_version = rustc_version();
         let version = rustc_version.clone();
         std::thread::Builder::new()
             .name("rustpar-evaluator".into())
@@ -365,12 +364,11 @@ impl Session {
             let Err(evcxr::Error::Message(message)) = &result else { return (code, result) };
             let Some(variable) = type_hints::unnamed_variable(message) else { return (code, result) };
             let Ok(errors) = self.context.check(&type_hints::probe(&code, variable)) else { return (code, result) };
-            let Some(type_name) = type_hints::probed_type(&errors) else { return (code, result) };
-            // Any other error is the cell's own, and its lines are the cell's.
-            let own_errors: Vec<_> = errors.into_iter().filter(|error| error.level() == "error" && !type_hints::is_probe_error(error)).collect();
-            if !own_errors.is_empty() {
-                return (code, Err(evcxr::Error::CompilationErrors(own_errors)));
+            let probed = type_hints::read_probe(errors);
+            if !probed.own_errors.is_empty() {
+                return (code, Err(evcxr::Error::CompilationErrors(probed.own_errors)));
             }
+            let Some(type_name) = probed.type_name else { return (code, result) };
             let Some(annotated) = type_hints::annotate(&code, variable, &type_name) else { return (code, result) };
             // Each round writes a type into a `let` that had none, so the rounds end.
             match self.context.execute_with_callbacks(&annotated, callbacks) {
@@ -427,14 +425,25 @@ fn end_of_word(code: &str, cursor: usize) -> usize {
         .map_or(code.len(), |(offset, _)| cursor + offset)
 }
 
-fn rustc_version() -> String {
-    std::process::Command::new("rustc")
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|version| version.split_whitespace().nth(1).map(str::to_owned))
-        .unwrap_or_else(|| "unknown".into())
+/// What the kernel asks rustc, once, as it starts: both questions at the same time.
+pub struct Toolchain {
+    /// rustc's version, e.g. `1.95.0`.
+    pub version: String,
+    pub sysroot: Option<PathBuf>,
+}
+
+impl Toolchain {
+    pub fn probe() -> Toolchain {
+        let ask = |args: &[&str]| {
+            std::process::Command::new("rustc").args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().ok()
+        };
+        let (version, sysroot) = (ask(&["--version"]), ask(&["--print", "sysroot"]));
+        let answer = |child: Option<Child>| child?.wait_with_output().ok().and_then(|output| String::from_utf8(output.stdout).ok());
+        Toolchain {
+            version: answer(version).and_then(|text| text.split_whitespace().nth(1).map(str::to_owned)).unwrap_or_else(|| "unknown".into()),
+            sysroot: answer(sysroot).map(|text| PathBuf::from(text.trim())),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -223,8 +223,8 @@ fn lay_out_folder(from: &Path, to: &Path, relative: &Path) -> io::Result<()> {
         if name == OWNER_FILE || name == SAVED_MARKER {
             continue;
         }
-        let relative = relative.join(&name);
-        let (source, target) = (from.join(&relative), to.join(&relative));
+        let (source, relative) = (entry.path(), relative.join(&name));
+        let target = to.join(&relative);
         let kind = entry.file_type()?;
         if kind.is_dir() {
             std::fs::create_dir_all(&target)?;
@@ -249,7 +249,8 @@ fn is_shared_library(relative: &Path) -> bool {
     let library = relative.extension().is_some_and(|ext| ["rlib", "rmeta", "so", "a", "o", "bin"].iter().any(|kind| ext == *kind));
     let sessions_own = relative.components().any(|part| {
         let part = part.as_os_str().to_string_lossy();
-        ["ctx", "libctx", "code_", "libcode_"].iter().any(|own| part.starts_with(own))
+        let name = part.strip_prefix("lib").unwrap_or(&part);
+        name.starts_with("ctx") || name.starts_with("code_")
     });
     library && !sessions_own
 }

@@ -12,21 +12,20 @@
 
 use ra_ap_syntax::ast::HasName;
 use ra_ap_syntax::{AstNode, Edition, SourceFile, ast};
-use std::path::PathBuf;
+use std::path::Path;
 
-/// Finds out whether the standard library's sources are installed. When they
+/// Finds out whether the standard library's sources are installed (under
+/// `RUST_SRC_PATH`, else in rustc's `sysroot`). When they
 /// are not, rust-analyzer would try `rustup component add rust-src` at every
 /// start (a download, or a long wait without a network), so it is pointed at
 /// an empty stand-in instead. Call before the process starts other threads
 /// (it may set an environment variable).
-pub fn look_for_std_sources() {
-    let found = std::env::var_os("RUST_SRC_PATH")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let output = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().ok()?;
-            Some(PathBuf::from(String::from_utf8(output.stdout).ok()?.trim()).join("lib/rustlib/src/rust/library"))
-        })
-        .is_some_and(|library| library.join("core").is_dir());
+pub fn look_for_std_sources(sysroot: Option<&Path>) {
+    let library = match std::env::var_os("RUST_SRC_PATH") {
+        Some(path) => Some(Path::new(&path).to_owned()),
+        None => sysroot.map(|sysroot| sysroot.join("lib/rustlib/src/rust/library")),
+    };
+    let found = library.is_some_and(|library| library.join("core").is_dir());
     if !found {
         let stand_in = std::env::temp_dir().join("rustpar-no-std-sources");
         if std::fs::create_dir_all(stand_in.join("core")).is_ok() {
@@ -51,6 +50,26 @@ pub(crate) fn probe(code: &str, variable: &str) -> String {
     format!("{code}\n;let () = {variable};")
 }
 
+/// What the probe's check found: the type its error names, when a cell can
+/// write it, and the errors that are the cell's own (their lines are the
+/// cell's, since the probe only appends).
+pub(crate) struct Probed {
+    pub type_name: Option<String>,
+    pub own_errors: Vec<evcxr::CompilationError>,
+}
+
+pub(crate) fn read_probe(errors: Vec<evcxr::CompilationError>) -> Probed {
+    let mut probed = Probed { type_name: None, own_errors: Vec::new() };
+    for error in errors {
+        match named_by_probe(&error) {
+            Some(named) => probed.type_name = writable(&named),
+            None if error.level() == "error" => probed.own_errors.push(error),
+            None => {}
+        }
+    }
+    probed
+}
+
 /// The type named by the probe's error, as rustc writes it.
 fn named_by_probe(error: &evcxr::CompilationError) -> Option<String> {
     if error.code() != Some("E0308") {
@@ -61,13 +80,8 @@ fn named_by_probe(error: &evcxr::CompilationError) -> Option<String> {
     Some(named.to_owned())
 }
 
-pub(crate) fn is_probe_error(error: &evcxr::CompilationError) -> bool {
-    named_by_probe(error).is_some()
-}
-
-/// The type that the probe's error names, when it can be written in a cell.
-pub(crate) fn probed_type(errors: &[evcxr::CompilationError]) -> Option<String> {
-    let named = errors.iter().find_map(named_by_probe)?;
+/// rustc's name for a type, as a cell writes it.
+fn writable(named: &str) -> Option<String> {
     let written = named.replace("{integer}", "i32").replace("{float}", "f64");
     // Closures, opaque and unknown types have no name a cell could use.
     (!written.contains('{') && !written.contains("impl ")).then_some(written)
