@@ -811,10 +811,15 @@ def test_without_std_sources_rustc_names_the_types():
         reply, msgs = run(kc, 'let total: i32 = v.iter().sum();\nformat!("{} {}", total, half * 2.0)')
         assert_ok(reply, msgs)
         assert result_text(msgs) == '"6 1"', describe(reply, msgs)
-        # rustc shortens the path, which the cell never imported: the student gets the name.
-        reply, msgs = run(kc, "let m = std::collections::HashMap::<u8, u8>::new();")
+        # rustc shortens paths (`HashMap`, never imported here) and elides long
+        # names; its import suggestion and its full name give the type.
+        assert_ok(*run(kc, "let m = std::collections::HashMap::<u8, u8>::new();\nlet grid = random_array((3, 4), 1);"))
+        reply, msgs = run(kc, "(m.len(), grid.dim())")
+        assert result_text(msgs) == "(0, (3, 4))", describe(reply, msgs)
+        # Where rustc suggests no path, the student gets its name for the type.
+        reply, msgs = run(kc, "let colors = vec![rustpar::plotters::style::RGBColor(1, 2, 3)];")
         error = assert_error(reply, msgs, "EvaluatorError")
-        assert "explicit type" in error["evalue"] and "HashMap<u8, u8>" in error["evalue"], error
+        assert "explicit type" in error["evalue"] and "Vec<RGBColor>" in error["evalue"], error
         # A mistake of the cell's own is reported as rustc's error, at its line.
         reply, msgs = run(kc, 'let w = vec![1];\nlet x: u8 = "no";')
         error = assert_error(reply, msgs, "CompileError")

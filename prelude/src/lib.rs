@@ -69,8 +69,8 @@ pub use tokio;
 /// Everything a notebook cell gets from `use rustpar::prelude::*;`.
 pub mod prelude {
     pub use crate::array::{
-        Array, Array1, Array2, Array3, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewMut, ArrayViewMut1, ArrayViewMut2, Axis,
-        Ix1, Ix2, Ix3, IxDyn, SeededRng, ShapeBuilder, Zip, array, azip, ndarray, par_azip, random_array, random_normal, random_vec, s,
+        Array, Array1, Array2, Array3, ArrayBase, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewMut, ArrayViewMut1, ArrayViewMut2,
+        Axis, Dim, Ix1, Ix2, Ix3, IxDyn, IxDynImpl, OwnedRepr, SeededRng, ViewRepr, ShapeBuilder, Zip, array, azip, ndarray, par_azip, random_array, random_normal, random_vec, s,
     };
     pub use crate::cancel::{Interruptible, check_interrupt, interrupted, sleep};
     pub use crate::channel::{

@@ -196,6 +196,8 @@ struct Session {
     attach: Option<String>,
     /// Said on stderr under the first cell: what went wrong at start-up.
     warning: Option<String>,
+    /// Where evcxr builds the cells.
+    build_dir: PathBuf,
 }
 
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.
@@ -247,7 +249,7 @@ impl Session {
         let context = CommandContext::with_eval_context(eval_context);
         *cell.child.lock().unwrap() = Some(context.process_handle());
         let outputs = OutputRouter::start(streams.stdout, streams.stderr);
-        let mut session = Session { context, outputs, attach: None, warning: None };
+        let mut session = Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned() };
         let Some(prelude) = prelude else {
             tracing::warn!("no prelude found (set RUSTPAR_PRELUDE); sessions start without it");
             return Ok(session);
@@ -364,21 +366,24 @@ impl Session {
             let Err(evcxr::Error::Message(message)) = &result else { return (code, result) };
             let Some(variable) = type_hints::unnamed_variable(message) else { return (code, result) };
             let Ok(errors) = self.context.check(&type_hints::probe(&code, variable)) else { return (code, result) };
-            let probed = type_hints::read_probe(errors);
+            let probed = type_hints::read_probe(errors, &self.build_dir);
             if !probed.own_errors.is_empty() {
                 return (code, Err(evcxr::Error::CompilationErrors(probed.own_errors)));
             }
-            let Some(type_name) = probed.type_name else { return (code, result) };
-            let Some(annotated) = type_hints::annotate(&code, variable, &type_name) else { return (code, result) };
+            let Some(mut type_name) = probed.type_name else { return (code, result) };
             // Each round writes a type into a `let` that had none, so the rounds end.
-            match self.context.execute_with_callbacks(&annotated, callbacks) {
-                // rustc shortens paths (`HashMap`), which then may not resolve in the cell.
-                Err(evcxr::Error::CompilationErrors(_)) => {
-                    let message = type_hints::with_rustcs_name(message, &type_name);
-                    return (code, Err(evcxr::Error::Message(message)));
+            let next = loop {
+                let Some(annotated) = type_hints::annotate(&code, variable, &type_name) else { return (code, result) };
+                match self.context.execute_with_callbacks(&annotated, callbacks) {
+                    // rustc shortens paths (`HashMap`), which then may not resolve in the cell.
+                    Err(evcxr::Error::CompilationErrors(errors)) => match type_hints::qualify(&type_name, &errors) {
+                        Some(qualified) if qualified != type_name => type_name = qualified,
+                        _ => return (code, Err(evcxr::Error::Message(type_hints::with_rustcs_name(message, &type_name)))),
+                    },
+                    next => break (annotated, next),
                 }
-                next => (code, result) = (annotated, next),
-            }
+            };
+            (code, result) = next;
         }
     }
 

@@ -58,10 +58,11 @@ pub(crate) struct Probed {
     pub own_errors: Vec<evcxr::CompilationError>,
 }
 
-pub(crate) fn read_probe(errors: Vec<evcxr::CompilationError>) -> Probed {
+/// `build_dir` is where rustc ran: it writes long type names to files there.
+pub(crate) fn read_probe(errors: Vec<evcxr::CompilationError>, build_dir: &Path) -> Probed {
     let mut probed = Probed { type_name: None, own_errors: Vec::new() };
     for error in errors {
-        match named_by_probe(&error) {
+        match named_by_probe(&error, build_dir) {
             Some(named) => probed.type_name = writable(&named),
             None if error.level() == "error" => probed.own_errors.push(error),
             None => {}
@@ -71,13 +72,30 @@ pub(crate) fn read_probe(errors: Vec<evcxr::CompilationError>) -> Probed {
 }
 
 /// The type named by the probe's error, as rustc writes it.
-fn named_by_probe(error: &evcxr::CompilationError) -> Option<String> {
-    if error.code() != Some("E0308") {
+fn named_by_probe(error: &evcxr::CompilationError, build_dir: &Path) -> Option<String> {
+    let rendered = error.rendered();
+    if error.code() != Some("E0308") || !rendered.contains("`, found `()`") {
         return None;
     }
-    let rendered = error.rendered();
-    let named = rendered.split("expected `").skip(1).find_map(|rest| rest.split_once("`, found `()`").map(|(type_name, _)| type_name))?;
-    Some(named.to_owned())
+    // The error names the type several times (label, note), and rustc elides
+    // the middle of the names that are long (`Vec<Vec<...>>`), some more than
+    // others; when it elides them all, it writes the whole name to a file.
+    let quoted = rendered.split('`').skip(1).step_by(2);
+    let mut names = quoted.filter(|name| *name != "()" && !name.starts_with("--"));
+    match names.find(|name| !name.contains("...")) {
+        Some(name) => Some(name.to_owned()),
+        None => full_name_written(&rendered, build_dir),
+    }
+}
+
+/// The type name in the file named by rustc's note "the full name for the type has been written to '…'".
+fn full_name_written(rendered: &str, build_dir: &Path) -> Option<String> {
+    let (_, rest) = rendered.split_once("the full name for the type has been written to '")?;
+    let (file, _) = rest.split_once('\'')?;
+    let file = build_dir.join(file);
+    let name = std::fs::read_to_string(&file).ok()?;
+    let _ = std::fs::remove_file(&file);
+    Some(name.trim().to_owned())
 }
 
 /// rustc's name for a type, as a cell writes it.
@@ -85,6 +103,37 @@ fn writable(named: &str) -> Option<String> {
     let written = named.replace("{integer}", "i32").replace("{float}", "f64");
     // Closures, opaque and unknown types have no name a cell could use.
     (!written.contains('{') && !written.contains("impl ")).then_some(written)
+}
+
+/// `type_name` with the names that did not resolve in the cell written as
+/// the paths rustc suggests importing them from; `None` when a name has no
+/// single suggestion.
+pub(crate) fn qualify(type_name: &str, errors: &[evcxr::CompilationError]) -> Option<String> {
+    let mut qualified = type_name.to_owned();
+    for error in errors.iter().filter(|error| error.level() == "error") {
+        let rendered = error.rendered();
+        let missing = rendered.strip_prefix("error[")?.split_once("cannot find type `")?.1.split('`').next()?;
+        let mut paths = rendered.lines().filter_map(|line| line.split_once("+ use ")?.1.strip_suffix(';'));
+        let (Some(path), None) = (paths.next(), paths.next()) else { return None };
+        qualified = replace_name(&qualified, missing, path.strip_prefix("crate::").unwrap_or(path));
+    }
+    Some(qualified)
+}
+
+/// `text` with every `name` that is a whole, unqualified path segment replaced by `path`.
+fn replace_name(text: &str, name: &str, path: &str) -> String {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(name) {
+        let (before, after) = (&rest[..at], &rest[at + name.len()..]);
+        let whole = !before.ends_with(is_ident) && !before.ends_with("::") && !after.starts_with(is_ident);
+        out.push_str(before);
+        out.push_str(if whole { path } else { name });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// evcxr's request for an explicit type, with rustc's name for it.
@@ -130,5 +179,13 @@ mod tests {
         assert_eq!(annotate(code, "v", "Vec<i32>").unwrap(), "let v = 1;\nlet mut v: Vec<i32> = vec![1, 2];\nlet w: u8 = 2;\nv.len()");
         assert_eq!(annotate(code, "w", "u8"), None, "it has a type already");
         assert_eq!(annotate("let (a, b) = (1, 2);", "a", "i32"), None, "patterns are left to the student");
+    }
+
+    #[test]
+    fn unresolved_names_take_the_path_rustc_suggests() {
+        let name = "ArrayBase<OwnedRepr<f64>, Dim<[usize; 2]>, f64>";
+        assert_eq!(replace_name(name, "Dim", "ndarray::Dim"), "ArrayBase<OwnedRepr<f64>, ndarray::Dim<[usize; 2]>, f64>");
+        assert_eq!(replace_name("Dimension<Dim>", "Dim", "x::Dim"), "Dimension<x::Dim>", "only whole names");
+        assert_eq!(replace_name("a::Dim<Dim>", "Dim", "x::Dim"), "a::Dim<x::Dim>", "qualified names stay");
     }
 }
