@@ -12,7 +12,8 @@
 //! 4. the cell's [`outputs`] flow back through the dispatcher's sink to iopub.
 //!
 //! [`is_complete`] and [`magics`] are small pure helpers of the dispatcher;
-//! [`kernelspec`] installs the kernel. See HOW_IT_WORKS.md for the whole path.
+//! [`kernelspec`] installs the kernel; [`spare`] keeps a session started
+//! ahead of the next kernel. See HOW_IT_WORKS.md for the whole path.
 
 pub mod comms;
 pub mod dispatch;
@@ -23,4 +24,5 @@ pub mod is_complete;
 pub mod kernelspec;
 pub mod magics;
 pub mod outputs;
+pub mod spare;
 pub mod transport;

@@ -5,9 +5,14 @@ use clap::{Parser, Subcommand};
 use rustpar_kernel::dispatch::Kernel;
 use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process};
 use rustpar_kernel::history::{self, History};
+use rustpar_kernel::interpreter::Interpreter;
 use rustpar_kernel::kernelspec::{self, Location};
-use std::path::PathBuf;
+use rustpar_kernel::spare::{self, Environment, LogOutput, Offer, Slot};
+use rustpar_kernel::transport::{self, Inboxes, Outbox};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "rustpar-kernel", version, about = "A Jupyter kernel for parallel Rust notebooks")]
@@ -24,6 +29,10 @@ enum Command {
         #[arg(short = 'f', long)]
         connection_file: PathBuf,
     },
+    /// Start a session and wait, detached, for the next kernel to take it over
+    /// (kernels start these themselves; see the `spare` module).
+    #[command(hide = true)]
+    Spare,
     /// Install the `rustpar` kernelspec so Jupyter and VS Code find the kernel.
     Install {
         /// Into the user's Jupyter folder (the default).
@@ -44,12 +53,15 @@ enum Command {
 fn main() -> Result<()> {
     // When evcxr starts this binary to run cells, it never gets past here.
     cell_process::run_if_cell_process();
+    // As the process started: a spare runs with it, and it names the kernel's slot.
+    let environment: Environment = std::env::vars_os().collect();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUSTPAR_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogOutput)
         .init();
     match Cli::parse().command {
-        Command::Run { connection_file } => run(&connection_file),
+        Command::Run { connection_file } => run(&connection_file, environment),
+        Command::Spare => wait_as_spare(&environment),
         Command::Install { user: _, sys_prefix, prefix, prelude } => {
             let location = match (sys_prefix, prefix) {
                 (true, _) => Location::SysPrefix,
@@ -64,49 +76,142 @@ fn main() -> Result<()> {
     }
 }
 
-/// Completes when the kernel should end without a shutdown request: on
-/// SIGTERM, or when the client that started it is gone (as ipykernel does, a
-/// kernel watches the parent named by `JPY_PARENT_PID`, so that it is not
-/// left running, with its session, after its client was killed).
-async fn stop_requested() {
-    let parent = std::env::var("JPY_PARENT_PID").ok().and_then(|pid| pid.parse::<u32>().ok());
-    let watched = parent.filter(|&pid| pid == std::os::unix::process::parent_id());
-    let parent_gone = async {
-        let Some(parent) = watched else { return std::future::pending().await };
-        while std::os::unix::process::parent_id() == parent {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
-        tracing::warn!("the client that started this kernel is gone; shutting down");
-    };
+/// Completes on SIGTERM, or when `ended` does.
+async fn terminated_or(ended: impl Future<Output = ()>) {
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(mut terminate) => tokio::select! {
             _ = terminate.recv() => {}
-            () = parent_gone => {}
+            () = ended => {}
         },
-        Err(_) => parent_gone.await,
+        Err(_) => ended.await,
     }
 }
 
-fn run(connection_file: &std::path::Path) -> Result<()> {
-    let text = std::fs::read_to_string(connection_file)
-        .with_context(|| format!("reading the connection file {}", connection_file.display()))?;
-    let info: jupyter_protocol::ConnectionInfo =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a Jupyter connection file", connection_file.display()))?;
-    // Before any thread starts: they point evcxr and rust-analyzer at folders.
-    let toolchain = Toolchain::probe();
+/// Completes when the client that started this kernel is gone: as ipykernel
+/// does, a kernel watches the parent named by `JPY_PARENT_PID`, so that it is
+/// not left running, with its session, after its client was killed.
+async fn client_gone() {
+    let parent = std::env::var("JPY_PARENT_PID").ok().and_then(|pid| pid.parse::<u32>().ok());
+    let Some(parent) = parent.filter(|&pid| pid == std::os::unix::process::parent_id()) else { return std::future::pending().await };
+    while std::os::unix::process::parent_id() == parent {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    tracing::warn!("the client that started this kernel is gone; shutting down");
+}
+
+/// Completes when the other end of `lifeline` closes.
+async fn closed(lifeline: UnixStream) {
+    let (closed, close) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        spare::wait_for_close(&lifeline);
+        let _ = closed.send(());
+    });
+    let _ = close.await;
+}
+
+fn read_connection_file(path: &Path) -> Result<jupyter_protocol::ConnectionInfo> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the connection file {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a Jupyter connection file", path.display()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// Makes the session's build folder. Call before the process starts other
+/// threads: it points evcxr and rust-analyzer at folders through the environment.
+fn prepare_session(toolchain: &Toolchain) -> Result<SessionDir> {
     rustpar_kernel::evaluator::type_hints::look_for_std_sources(toolchain.sysroot.as_deref());
-    let session_dir = SessionDir::create().context("creating the session's build folder")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    SessionDir::create().context("creating the session's build folder")
+}
+
+/// Serves the kernel's sockets until a shutdown request or until `stop` completes.
+async fn serve_kernel((outbox, inboxes): (Outbox, Inboxes), evaluator: Arc<EvcxrEvaluator>, stop: impl Future<Output = ()>) {
+    let kernel = Kernel::new(evaluator, outbox, History::open(history::default_path()));
+    kernel.serve(inboxes, stop).await;
+    // Let the last replies leave before the process ends.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+fn new_session_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn run(connection_file: &Path, environment: Environment) -> Result<()> {
+    let info = read_connection_file(connection_file)?;
+    let toolchain = Toolchain::probe();
+    let slot = Slot::of(&environment, &toolchain.version);
+    if let Some(lifeline) = slot.as_ref().and_then(|slot| slot.claim(connection_file)) {
+        return stand_in(lifeline);
+    }
+    let session_dir = prepare_session(&toolchain)?;
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version));
+    let _in_use = slot.as_ref().and_then(Slot::in_use);
+    if let Some(slot) = slot {
+        let evaluator = evaluator.clone();
+        // Once this session has started, so that the spare does not slow it down.
+        std::thread::spawn(move || {
+            if evaluator.wait_until_started() {
+                slot.replenish(&environment);
+            }
+        });
+    }
+    let runtime = runtime()?;
     runtime.block_on(async {
-        let session_id = uuid::Uuid::new_v4().to_string();
-        let (outbox, inboxes) = rustpar_kernel::transport::serve(&info, &session_id).await?;
-        let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version));
-        let kernel = Kernel::new(evaluator, outbox, History::open(history::default_path()));
-        kernel.serve(inboxes, stop_requested()).await;
-        // Let the last replies leave before the process ends.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let sockets = transport::serve(&info, &new_session_id()).await?;
+        serve_kernel(sockets, evaluator, terminated_or(client_gone())).await;
         anyhow::Ok(())
     })?;
-    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    Ok(())
+}
+
+/// The process Jupyter started, once a spare has taken over: it relays the
+/// spare's log and lives as long as the spare does, or ends it by ending.
+fn stand_in(lifeline: UnixStream) -> Result<()> {
+    let (ended, spare_ended) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut &lifeline, &mut std::io::stderr());
+        let _ = ended.send(());
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        tokio::select! {
+            _ = spare_ended => {}
+            () = terminated_or(client_gone()) => {}
+        }
+    });
+    Ok(())
+}
+
+/// A spare: starts a session at the lowest priority, waits for a kernel to
+/// claim it, then serves that kernel's sockets.
+fn wait_as_spare(environment: &Environment) -> Result<()> {
+    let toolchain = Toolchain::probe();
+    let Some(slot) = Slot::of(environment, &toolchain.version) else { return Ok(()) };
+    let session_dir = prepare_session(&toolchain)?;
+    spare::set_priority(19);
+    // Another spare may already wait in this slot.
+    let Some(offer) = Offer::take(&slot) else { return Ok(()) };
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version));
+    evaluator.wait_until_started();
+    let runtime = runtime()?;
+    let mut sockets = None;
+    let lifeline = offer.wait_for_claim(spare::grace(), |claim| {
+        let info = read_connection_file(&claim.connection_file).map_err(|error| format!("{error:#}"))?;
+        sockets = Some(runtime.block_on(transport::serve(&info, &new_session_id())).map_err(|error| format!("{error:#}"))?);
+        Ok(())
+    });
+    let (Some(lifeline), Some(sockets)) = (lifeline, sockets) else {
+        evaluator.shut_down();
+        return Ok(());
+    };
+    spare::set_priority(0);
+    LogOutput::send_to_stand_in(&lifeline);
+    tracing::info!("a spare session took this kernel over");
+    let _in_use = slot.in_use();
+    slot.replenish(environment);
+    runtime.block_on(serve_kernel(sockets, evaluator, terminated_or(closed(lifeline))));
+    runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())
 }

@@ -18,7 +18,7 @@ mod output_router;
 mod session_dir;
 pub mod type_hints;
 
-pub use session_dir::SessionDir;
+pub use session_dir::{SessionDir, template_dir};
 
 use crate::interpreter::{CellError, Completions, Execution, Interpreter, Timings};
 use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
@@ -111,8 +111,14 @@ impl EvcxrEvaluator {
         EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None) }
     }
 
+    /// Waits for the session to finish starting (at once if it has); false
+    /// when the evaluator has stopped.
+    pub fn wait_until_started(&self) -> bool {
+        self.ask(|done| Job::Started { done }).is_some()
+    }
+
     /// Waits for the session to finish starting; false when an interrupt came first.
-    fn wait_until_started(&self) -> bool {
+    fn wait_until_started_or_interrupted(&self) -> bool {
         let (stop, stopped) = crossbeam_channel::bounded(1);
         *self.start_wait.lock().unwrap() = Some(stop);
         let (done, started) = crossbeam_channel::bounded(1);
@@ -143,7 +149,7 @@ impl Interpreter for EvcxrEvaluator {
             return match cell {
                 // The session starts on one core for seconds: ranks that ran
                 // beside it would measure half a machine.
-                Ok(cell) if self.wait_until_started() => self.mpi.execute(&cell, &*sink),
+                Ok(cell) if self.wait_until_started_or_interrupted() => self.mpi.execute(&cell, &*sink),
                 Ok(_) => Execution { outcome: Err(cell_errors::interrupted_before_start()), timings: Timings::default() },
                 Err(error) => Execution { outcome: Err(error), timings: Timings::default() },
             };

@@ -167,13 +167,14 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
         .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
         .filter_map(|entry| Some((std::fs::metadata(entry.path().join(SAVED_MARKER)).ok()?.modified().ok()?, entry.path())))
         .collect();
-    templates.sort_by(|a, b| b.0.cmp(&a.0));
+    templates.sort_by_key(|(saved, _)| std::cmp::Reverse(*saved));
     templates.into_iter().map(|(_, path)| path).collect()
 }
 
-/// `$RUSTPAR_CACHE_DIR`, else the user's cache folder, then a key of the
-/// kernel version, the rustc version and the prelude's sources.
-fn template_dir(prelude: &Path, rustc_version: &str) -> Option<PathBuf> {
+/// Where the template for `prelude` is (or will be): `$RUSTPAR_CACHE_DIR`,
+/// else the user's cache folder, then a key of the kernel version, the rustc
+/// version and the prelude's sources.
+pub fn template_dir(prelude: &Path, rustc_version: &str) -> Option<PathBuf> {
     let cache = std::env::var_os("RUSTPAR_CACHE_DIR").map(PathBuf::from).or_else(|| dirs::cache_dir().map(|dir| dir.join("rustpar")))?;
     let mut hasher = DefaultHasher::new();
     (env!("CARGO_PKG_VERSION"), rustc_version, prelude).hash(&mut hasher);

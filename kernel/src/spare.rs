@@ -1,0 +1,359 @@
+//! Spare sessions: kernels that are ready before Jupyter starts them.
+//!
+//! A session takes about ten seconds to start: evcxr builds its first crate
+//! and rust-analyzer resolves the standard library and the prelude's crates.
+//! So a kernel whose session has started leaves a *spare* behind: a detached
+//! `rustpar-kernel spare` process that starts a session the same way, at the
+//! lowest CPU priority (it never slows the notebook running beside it), and
+//! then waits on a Unix socket.
+//!
+//! The next kernel that Jupyter starts with the same kernel binary, prelude,
+//! working folder and environment (the same [`Slot`]) claims the spare: it
+//! sends its connection file, and the spare binds the kernel's sockets and is
+//! the kernel from then on, at normal priority. The process Jupyter started
+//! stays as its stand-in: it copies the spare's log to its own stderr and
+//! ends when the spare does. The spare ends when its stand-in does (Jupyter
+//! killed it, or its client is gone): the socket between them is their
+//! lifeline both ways. A restarted kernel, or a second notebook, is then
+//! ready as soon as its first cell has compiled.
+//!
+//! One spare waits per slot, and leaves once no kernel of its slot has lived
+//! for `RUSTPAR_SPARE_GRACE` seconds (120 by default). `RUSTPAR_SPARE=0`
+//! turns spares off.
+
+use crate::evaluator::{prelude_dir, template_dir};
+use std::collections::hash_map::DefaultHasher;
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::hash::{Hash, Hasher};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long a spare waits, unclaimed, once no kernel of its slot lives
+/// (`RUSTPAR_SPARE_GRACE`, in seconds).
+pub fn grace() -> Duration {
+    std::env::var("RUSTPAR_SPARE_GRACE").ok().and_then(|secs| secs.parse().ok()).map_or(Duration::from_secs(120), Duration::from_secs_f64)
+}
+
+/// How long a claim waits for the spare's answer: a spare still starting
+/// finishes first (at normal priority), which is sooner than a new session.
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(60);
+const READY: &str = "ready";
+
+/// The kernels that can hand over to each other's spares: same kernel
+/// binary, prelude, rustc, working folder and environment.
+pub struct Slot {
+    dir: PathBuf,
+    key: String,
+}
+
+/// The environment as the process started with it (the kernel adds to its own).
+pub type Environment = Vec<(OsString, OsString)>;
+
+/// Variables that differ between two launches of the same kernel.
+fn is_per_launch(name: &OsString) -> bool {
+    name.to_string_lossy().starts_with("JPY_")
+}
+
+impl Slot {
+    /// The slot of a kernel started with `environment`; `None` when spares
+    /// are turned off or there is no private folder for their sockets.
+    pub fn of(environment: &Environment, rustc_version: &str) -> Option<Slot> {
+        let setting = |name: &str| environment.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+        if setting("RUSTPAR_SPARE").is_some_and(|value| value == "0") {
+            return None;
+        }
+        let dir = setting("RUSTPAR_SPARE_DIR").map(PathBuf::from).or_else(default_dir)?;
+        let dir = private_dir(dir)?;
+        let exe = std::env::current_exe().ok()?;
+        let mut hasher = DefaultHasher::new();
+        (&exe, std::fs::metadata(&exe).and_then(|meta| meta.modified()).ok(), std::env::current_dir().ok()).hash(&mut hasher);
+        prelude_dir().and_then(|prelude| template_dir(&prelude, rustc_version)).hash(&mut hasher);
+        let mut variables: Vec<_> = environment.iter().filter(|(name, _)| !is_per_launch(name)).collect();
+        variables.sort();
+        variables.hash(&mut hasher);
+        Some(Slot { dir, key: format!("{:016x}", hasher.finish()) })
+    }
+
+    fn file(&self, extension: &str) -> PathBuf {
+        self.dir.join(format!("{}.{extension}", self.key))
+    }
+
+    /// Hands `connection_file` to the slot's spare; returns the lifeline to
+    /// the spare, now the kernel, or `None` when there is no spare ready.
+    pub fn claim(&self, connection_file: &Path) -> Option<UnixStream> {
+        let mut stream = UnixStream::connect(self.file("sock")).ok()?;
+        stream.set_read_timeout(Some(CLAIM_TIMEOUT)).ok()?;
+        let request = serde_json::json!({ "connection_file": connection_file.canonicalize().ok()? });
+        writeln!(stream, "{request}").ok()?;
+        let answer = read_line(&mut stream)?;
+        if answer != READY {
+            tracing::warn!("the spare session could not take over ({answer}); starting a session of its own");
+            return None;
+        }
+        stream.set_read_timeout(None).ok()?;
+        Some(stream)
+    }
+
+    /// Marks a kernel of this slot as alive for as long as the file is held.
+    pub fn in_use(&self) -> Option<File> {
+        let users = OpenOptions::new().create(true).truncate(false).write(true).open(self.file("users")).ok()?;
+        users.lock_shared().ok()?;
+        Some(users)
+    }
+
+    fn unused(&self) -> bool {
+        File::open(self.file("users")).map_or(true, |users| users.try_lock().is_ok())
+    }
+
+    /// Starts a spare for this slot unless one is there already; it runs
+    /// with the kernel's original `environment`, detached from the kernel.
+    pub fn replenish(&self, environment: &Environment) {
+        let spare_waiting = File::open(self.file("offer")).is_ok_and(|offer| offer.try_lock().is_err());
+        let Ok(exe) = std::env::current_exe() else { return };
+        if spare_waiting {
+            return;
+        }
+        let mut command = std::process::Command::new(exe);
+        command.arg("spare").env_clear().envs(environment.iter().filter(|(name, _)| !is_per_launch(name)).cloned());
+        command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        // A session of its own: Jupyter's signals to the kernel's group do not
+        // reach it, and its CPU priority can be set apart (see `set_priority`).
+        // SAFETY: setsid is async-signal-safe.
+        unsafe { command.pre_exec(|| if libc::setsid() < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }) };
+        match command.spawn() {
+            Ok(mut spare) => drop(std::thread::spawn(move || spare.wait())),
+            Err(error) => tracing::warn!("could not start a spare session: {error}"),
+        }
+    }
+}
+
+/// A spare's place in its slot, held while it waits: the socket a kernel
+/// claims it through. Its file says whether the spare is `warming` or `ready`.
+pub struct Offer<'slot> {
+    slot: &'slot Slot,
+    lock: File,
+    claims: crossbeam_channel::Receiver<UnixStream>,
+}
+
+/// What the claiming kernel sends.
+#[derive(serde::Deserialize)]
+pub struct Claim {
+    pub connection_file: PathBuf,
+}
+
+impl<'slot> Offer<'slot> {
+    /// Takes the slot's place for a spare; `None` when another spare has it.
+    /// Claims are taken from now on: one that comes while the session is
+    /// still starting waits for it, and gives the spare its normal priority.
+    pub fn take(slot: &'slot Slot) -> Option<Offer<'slot>> {
+        let mut lock = OpenOptions::new().create(true).truncate(false).write(true).open(slot.file("offer")).ok()?;
+        lock.try_lock().ok()?;
+        lock.set_len(0).ok()?;
+        lock.write_all(b"warming\n").ok()?;
+        let socket = slot.file("sock");
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket).ok()?;
+        let (forward, claims) = crossbeam_channel::bounded(0);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                set_priority(0);
+                if forward.send(stream).is_err() {
+                    return;
+                }
+            }
+        });
+        Some(Offer { slot, lock, claims })
+    }
+
+    /// Once the session has started: waits for a kernel's claim and answers
+    /// it with what `take_over` says (it binds the kernel's sockets); returns
+    /// the lifeline to the claiming kernel, or `None` once no kernel of the
+    /// slot has lived for `grace`.
+    pub fn wait_for_claim(mut self, grace: Duration, mut take_over: impl FnMut(&Claim) -> Result<(), String>) -> Option<UnixStream> {
+        let _ = self.lock.set_len(0).and_then(|()| std::io::Seek::rewind(&mut self.lock)).and_then(|()| self.lock.write_all(b"ready\n"));
+        let mut unused_since = None;
+        loop {
+            match self.claims.recv_timeout(Duration::from_secs(1)) {
+                Ok(mut stream) => {
+                    let _ = stream.set_read_timeout(Some(CLAIM_TIMEOUT));
+                    let Some(request) = read_line(&mut stream) else { continue };
+                    let answer = match serde_json::from_str::<Claim>(&request) {
+                        Ok(claim) => take_over(&claim),
+                        Err(error) => Err(format!("unreadable claim: {error}")),
+                    };
+                    let reply = answer.as_ref().map_or_else(|reason| format!("refused: {reason}"), |()| READY.to_owned());
+                    if writeln!(stream, "{reply}").is_ok() && answer.is_ok() && stream.set_read_timeout(None).is_ok() {
+                        return Some(stream);
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
+            }
+            if self.slot.unused() {
+                if unused_since.get_or_insert_with(Instant::now).elapsed() >= grace {
+                    return None;
+                }
+            } else {
+                unused_since = None;
+            }
+        }
+    }
+}
+
+impl Drop for Offer<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.slot.file("sock"));
+    }
+}
+
+/// Sets the CPU priority of this process's session, its children included
+/// (Linux's autogroup nice value, which an unprivileged process may also
+/// raise back to 0). Where the kernel has no autogroups, nothing changes.
+pub fn set_priority(nice: i32) {
+    let _ = std::fs::write("/proc/self/autogroup", nice.to_string());
+}
+
+/// Ends when the other end of the lifeline closes.
+pub fn wait_for_close(mut lifeline: &UnixStream) {
+    let mut byte = [0; 64];
+    while matches!(lifeline.read(&mut byte), Ok(read) if read > 0) {}
+}
+
+/// Where the kernel's log goes: stderr, or, once it is a claimed spare, its
+/// stand-in, which copies it to the stderr Jupyter reads.
+pub struct LogOutput;
+
+static STAND_IN: OnceLock<UnixStream> = OnceLock::new();
+
+impl LogOutput {
+    pub fn send_to_stand_in(lifeline: &UnixStream) {
+        if let Ok(stream) = lifeline.try_clone() {
+            let _ = STAND_IN.set(stream);
+        }
+    }
+}
+
+impl Write for LogOutput {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match STAND_IN.get() {
+            Some(mut stand_in) => stand_in.write(bytes),
+            None => io::stderr().write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `$XDG_RUNTIME_DIR/rustpar`, else a folder of the user's own under the temporary folder.
+fn default_dir() -> Option<PathBuf> {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(runtime) => Some(PathBuf::from(runtime).join("rustpar")),
+        // SAFETY: geteuid cannot fail.
+        None => Some(std::env::temp_dir().join(format!("rustpar-spares-{}", unsafe { libc::geteuid() }))),
+    }
+}
+
+/// `dir`, created if need be, when only this user can reach it: whoever can
+/// connect to a spare's socket gets the kernel's connection file read.
+fn private_dir(dir: PathBuf) -> Option<PathBuf> {
+    let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir);
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    // SAFETY: geteuid cannot fail.
+    let own = meta.is_dir() && meta.uid() == unsafe { libc::geteuid() } && meta.mode() & 0o077 == 0;
+    own.then_some(dir)
+}
+
+/// One line, read a byte at a time so that nothing after it is taken.
+fn read_line(stream: &mut UnixStream) -> Option<String> {
+    let mut line = Vec::new();
+    let mut byte = [0];
+    while stream.read(&mut byte).ok()? == 1 {
+        if byte[0] == b'\n' {
+            return String::from_utf8(line).ok();
+        }
+        line.push(byte[0]);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot_in(dir: &Path, environment: &Environment) -> Slot {
+        let mut environment = environment.clone();
+        environment.push(("RUSTPAR_SPARE_DIR".into(), dir.join("spares").into()));
+        Slot::of(&environment, "1.0").expect("a private folder")
+    }
+
+    #[test]
+    fn kernels_share_a_slot_when_only_per_launch_variables_differ() {
+        let dir = tempfile::tempdir().unwrap();
+        let base: Environment = vec![("PATH".into(), "/bin".into())];
+        let with = |name: &str, value: &str| {
+            let mut environment = base.clone();
+            environment.push((name.into(), value.into()));
+            slot_in(dir.path(), &environment).key
+        };
+        assert_eq!(with("JPY_PARENT_PID", "1"), with("JPY_PARENT_PID", "2"));
+        assert_ne!(with("RAYON_NUM_THREADS", "1"), with("RAYON_NUM_THREADS", "2"));
+        let off = [("RUSTPAR_SPARE".into(), "0".into()), ("RUSTPAR_SPARE_DIR".into(), dir.path().join("spares").into())];
+        assert!(Slot::of(&off.to_vec(), "1.0").is_none());
+    }
+
+    #[test]
+    fn a_folder_others_can_reach_holds_no_spares() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::DirBuilder::new().mode(0o777).create(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        assert!(private_dir(shared).is_none());
+        assert!(private_dir(dir.path().join("own")).is_some());
+    }
+
+    #[test]
+    fn a_claim_reaches_the_waiting_spare_and_only_one_spare_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = slot_in(dir.path(), &Vec::new());
+        let connection = dir.path().join("kernel.json");
+        std::fs::write(&connection, "{}").unwrap();
+        std::thread::scope(|scope| {
+            let offer = Offer::take(&slot).expect("the slot is free");
+            assert!(Offer::take(&slot).is_none(), "a second spare must not wait in the same slot");
+            let spare = scope.spawn(move || {
+                let mut claimed = None;
+                let lifeline = offer.wait_for_claim(Duration::from_secs(60), |claim| {
+                    claimed = Some(claim.connection_file.clone());
+                    Ok(())
+                });
+                (lifeline.is_some(), claimed)
+            });
+            let lifeline = slot.claim(&connection).expect("the spare answers");
+            let (taken, claimed) = spare.join().unwrap();
+            assert!(taken);
+            assert_eq!(claimed, Some(connection.canonicalize().unwrap()));
+            assert!(slot.claim(&connection).is_none(), "a claimed spare is gone from the slot");
+            drop(lifeline);
+        });
+    }
+
+    #[test]
+    fn a_spare_leaves_when_no_kernel_of_its_slot_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = slot_in(dir.path(), &Vec::new());
+        let kernel = slot.in_use();
+        assert!(!slot.unused());
+        drop(kernel);
+        assert!(slot.unused());
+        let offer = Offer::take(&slot).unwrap();
+        assert!(offer.wait_for_claim(Duration::ZERO, |_| Ok(())).is_none());
+    }
+}
