@@ -10,6 +10,7 @@ not start or does not answer ``2``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from queue import Empty
@@ -28,7 +29,8 @@ def main() -> int:
     km = KernelManager(kernel_name=args.kernel)
     t0 = time.monotonic()
     try:
-        km.start_kernel()
+        # No spare session left behind by an installer (see the kernel's `spare` module).
+        km.start_kernel(env={**os.environ, "RUSTPAR_SPARE": "0"})
     except Exception as e:  # noqa: BLE001 - report anything that stops the start
         print(f"warmup: could not start kernel {args.kernel!r}: {e}", file=sys.stderr)
         return 1

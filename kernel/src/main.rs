@@ -145,7 +145,7 @@ fn run(connection_file: &Path, environment: Environment) -> Result<()> {
         return stand_in(lifeline);
     }
     let session_dir = prepare_session(&toolchain)?;
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version));
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version, spare::quiet_while_cells_run));
     let _in_use = slot.as_ref().and_then(Slot::in_use);
     if let Some(slot) = slot {
         let evaluator = evaluator.clone();
@@ -190,10 +190,11 @@ fn wait_as_spare(environment: &Environment) -> Result<()> {
     let toolchain = Toolchain::probe();
     let Some(slot) = Slot::of(environment, &toolchain.version) else { return Ok(()) };
     let session_dir = prepare_session(&toolchain)?;
-    spare::set_priority(19);
+    slot.background.enter();
+    spare::wake_whole_group_on_continue();
     // Another spare may already wait in this slot.
     let Some(offer) = Offer::take(&slot) else { return Ok(()) };
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version));
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version, spare::quiet_while_cells_run));
     evaluator.wait_until_started();
     let runtime = runtime()?;
     let mut sockets = None;
@@ -206,7 +207,7 @@ fn wait_as_spare(environment: &Environment) -> Result<()> {
         evaluator.shut_down();
         return Ok(());
     };
-    spare::set_priority(0);
+    slot.background.leave();
     LogOutput::send_to_stand_in(&lifeline);
     tracing::info!("a spare session took this kernel over");
     let _in_use = slot.in_use();

@@ -3,9 +3,9 @@
 //! A session takes about ten seconds to start: evcxr builds its first crate
 //! and rust-analyzer resolves the standard library and the prelude's crates.
 //! So a kernel whose session has started leaves a *spare* behind: a detached
-//! `rustpar-kernel spare` process that starts a session the same way, at the
-//! lowest CPU priority (it never slows the notebook running beside it), and
-//! then waits on a Unix socket.
+//! `rustpar-kernel spare` process that starts a session the same way, in the
+//! background (SCHED_IDLE: it never slows the notebook running beside it),
+//! and then waits on a Unix socket.
 //!
 //! The next kernel that Jupyter starts with the same kernel binary, prelude,
 //! working folder and environment (the same [`Slot`]) claims the spare: it
@@ -18,8 +18,10 @@
 //! ready as soon as its first cell has compiled.
 //!
 //! One spare waits per slot, and leaves once no kernel of its slot has lived
-//! for `RUSTPAR_SPARE_GRACE` seconds (120 by default). `RUSTPAR_SPARE=0`
-//! turns spares off.
+//! for `RUSTPAR_SPARE_GRACE` seconds (120 by default). Spares are on where
+//! the kernel may bring an idle process back to normal priority (root, or an
+//! RLIMIT_NICE of 20); `RUSTPAR_SPARE=1` turns them on elsewhere (with a
+//! weaker background, see [`Background`]), `RUSTPAR_SPARE=0` off.
 
 use crate::evaluator::{prelude_dir, template_dir};
 use std::collections::hash_map::DefaultHasher;
@@ -50,6 +52,7 @@ const READY: &str = "ready";
 pub struct Slot {
     dir: PathBuf,
     key: String,
+    pub background: Background,
 }
 
 /// The environment as the process started with it (the kernel adds to its own).
@@ -65,7 +68,10 @@ impl Slot {
     /// are turned off or there is no private folder for their sockets.
     pub fn of(environment: &Environment, rustc_version: &str) -> Option<Slot> {
         let setting = |name: &str| environment.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
-        if setting("RUSTPAR_SPARE").is_some_and(|value| value == "0") {
+        let background = Background::available();
+        // A spare that cannot stay idle would slow the timings beside it: it waits only when asked for.
+        let wanted = setting("RUSTPAR_SPARE").map_or(background == Background::Idle, |value| value != "0");
+        if !wanted {
             return None;
         }
         let dir = setting("RUSTPAR_SPARE_DIR").map(PathBuf::from).or_else(default_dir)?;
@@ -77,7 +83,7 @@ impl Slot {
         let mut variables: Vec<_> = environment.iter().filter(|(name, _)| !is_per_launch(name)).collect();
         variables.sort();
         variables.hash(&mut hasher);
-        Some(Slot { dir, key: format!("{:016x}", hasher.finish()) })
+        Some(Slot { dir, key: format!("{:016x}", hasher.finish()), background })
     }
 
     fn file(&self, extension: &str) -> PathBuf {
@@ -112,7 +118,8 @@ impl Slot {
     }
 
     /// Starts a spare for this slot unless one is there already; it runs
-    /// with the kernel's original `environment`, detached from the kernel.
+    /// with the kernel's original `environment`, detached from the kernel,
+    /// and stops while this kernel's cells run (see [`quiet_while_cells_run`]).
     pub fn replenish(&self, environment: &Environment) {
         let spare_waiting = File::open(self.file("offer")).is_ok_and(|offer| offer.try_lock().is_err());
         let Ok(exe) = std::env::current_exe() else { return };
@@ -123,14 +130,72 @@ impl Slot {
         command.arg("spare").env_clear().envs(environment.iter().filter(|(name, _)| !is_per_launch(name)).cloned());
         command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         // A session of its own: Jupyter's signals to the kernel's group do not
-        // reach it, and its CPU priority can be set apart (see `set_priority`).
-        // SAFETY: setsid is async-signal-safe.
-        unsafe { command.pre_exec(|| if libc::setsid() < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }) };
-        match command.spawn() {
-            Ok(mut spare) => drop(std::thread::spawn(move || spare.wait())),
+        // reach it, its autogroup is its own (see `Background::Nice`), and
+        // its process group can be stopped as one. Should this kernel end
+        // while the spare is stopped, the spare is woken (by the death of the
+        // thread that started it, which lives until the spare ends).
+        // SAFETY: setsid and prctl are async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setsid() < 0 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGCONT) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        let offer = self.file("offer");
+        std::thread::spawn(move || match command.spawn() {
+            Ok(mut spare) => {
+                *STARTED_SPARE.lock().unwrap() = Some(StartedSpare { group: spare.id() as libc::pid_t, offer });
+                let _ = spare.wait();
+                *STARTED_SPARE.lock().unwrap() = None;
+            }
             Err(error) => tracing::warn!("could not start a spare session: {error}"),
+        });
+    }
+}
+
+/// The spare this kernel started: its process group, and the file that says
+/// whether it is still starting.
+struct StartedSpare {
+    group: libc::pid_t,
+    offer: PathBuf,
+}
+
+static STARTED_SPARE: std::sync::Mutex<Option<StartedSpare>> = std::sync::Mutex::new(None);
+
+/// Stops the spare this kernel started, while it is still starting, for as
+/// long as a cell's code runs (`running`), and lets it go on afterwards.
+/// Even at idle priority, a spare at work on the other core measurably
+/// slowed the parallel timings of the notebook beside it; stopped, it takes
+/// nothing. It goes on while cells compile and between cells.
+pub fn quiet_while_cells_run(running: bool) {
+    let started = STARTED_SPARE.lock().unwrap();
+    let Some(spare) = started.as_ref() else { return };
+    // A spare that is ready waits for claims; it must not be stopped then.
+    if running && std::fs::read_to_string(&spare.offer).is_ok_and(|state| state.starts_with("ready")) {
+        return;
+    }
+    // SAFETY: signals the spare's own process group (its session, which it leads).
+    unsafe { libc::kill(-spare.group, if running { libc::SIGSTOP } else { libc::SIGCONT }) };
+}
+
+/// For a spare: when woken (by the kernel that started it, or by that kernel's
+/// end), wakes the rest of its process group too (its cargo, rustc and cell process).
+pub fn wake_whole_group_on_continue() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Set while the group's SIGCONT, which reaches this process too, is on its way.
+    static WAKING: AtomicBool = AtomicBool::new(false);
+    extern "C" fn wake_group(_: libc::c_int) {
+        if !WAKING.swap(true, Ordering::SeqCst) {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(0, libc::SIGCONT) };
+        } else {
+            WAKING.store(false, Ordering::SeqCst);
         }
     }
+    // SAFETY: installs an async-signal-safe handler.
+    unsafe { libc::signal(libc::SIGCONT, wake_group as *const () as libc::sighandler_t) };
 }
 
 /// A spare's place in its slot, held while it waits: the socket a kernel
@@ -160,9 +225,10 @@ impl<'slot> Offer<'slot> {
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket).ok()?;
         let (forward, claims) = crossbeam_channel::bounded(0);
+        let background = slot.background;
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                set_priority(0);
+                background.leave();
                 if forward.send(stream).is_err() {
                     return;
                 }
@@ -183,6 +249,10 @@ impl<'slot> Offer<'slot> {
                 Ok(mut stream) => {
                     let _ = stream.set_read_timeout(Some(CLAIM_TIMEOUT));
                     let Some(request) = read_line(&mut stream) else { continue };
+                    // A kernel that gave up waiting has started a session of its own.
+                    if gave_up(&mut stream) {
+                        continue;
+                    }
                     let answer = match serde_json::from_str::<Claim>(&request) {
                         Ok(claim) => take_over(&claim),
                         Err(error) => Err(format!("unreadable claim: {error}")),
@@ -212,11 +282,72 @@ impl Drop for Offer<'_> {
     }
 }
 
-/// Sets the CPU priority of this process's session, its children included
-/// (Linux's autogroup nice value, which an unprivileged process may also
-/// raise back to 0). Where the kernel has no autogroups, nothing changes.
-pub fn set_priority(nice: i32) {
-    let _ = std::fs::write("/proc/self/autogroup", nice.to_string());
+/// How a spare keeps out of the way of the notebooks running beside it while
+/// it starts its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Background {
+    /// SCHED_IDLE: a CPU runs the spare only when nothing else wants it, so
+    /// it never slows a timing. Leaving it takes root, or an RLIMIT_NICE that
+    /// allows nice 0.
+    Idle,
+    /// The lowest nice value for the spare's own session (Linux's autogroup),
+    /// which any process may raise again. Weaker: a spare still takes a CPU
+    /// that a parallel cell was about to wake a thread on.
+    Nice,
+}
+
+impl Background {
+    /// The best way this process has.
+    fn available() -> Background {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: plain system calls on this process.
+        let may_leave_idle = unsafe { libc::geteuid() == 0 || (libc::getrlimit(libc::RLIMIT_NICE, &mut limit) == 0 && limit.rlim_cur >= 20) };
+        if may_leave_idle { Background::Idle } else { Background::Nice }
+    }
+
+    /// Puts this process, and everything it starts from now on, in the background.
+    pub fn enter(self) {
+        match self {
+            // Threads and processes started later inherit the policy; call before they are.
+            Background::Idle => set_policy(0, libc::SCHED_IDLE),
+            Background::Nice => drop(std::fs::write("/proc/self/autogroup", "19")),
+        }
+    }
+
+    /// Brings this process and the processes it started (the cell process) back to normal priority.
+    pub fn leave(self) {
+        match self {
+            Background::Idle => {
+                let mut processes = vec![std::process::id()];
+                let mut next = 0;
+                while let Some(&pid) = processes.get(next) {
+                    processes.extend(children_of(pid));
+                    next += 1;
+                }
+                for pid in processes {
+                    for thread in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+                        if let Some(tid) = thread.file_name().to_str().and_then(|tid| tid.parse().ok()) {
+                            set_policy(tid, libc::SCHED_OTHER);
+                        }
+                    }
+                }
+            }
+            Background::Nice => drop(std::fs::write("/proc/self/autogroup", "0")),
+        }
+    }
+}
+
+fn set_policy(thread: libc::pid_t, policy: libc::c_int) {
+    let parameters = libc::sched_param { sched_priority: 0 };
+    // SAFETY: a plain system call; an error leaves the thread as it was.
+    unsafe { libc::sched_setscheduler(thread, policy, &parameters) };
+}
+
+/// The processes that any thread of `pid` started.
+fn children_of(pid: u32) -> Vec<u32> {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten();
+    let lists = threads.filter_map(|thread| std::fs::read_to_string(thread.path().join("children")).ok());
+    lists.flat_map(|list| list.split_whitespace().filter_map(|child| child.parse().ok()).collect::<Vec<_>>()).collect()
 }
 
 /// Ends when the other end of the lifeline closes.
@@ -269,6 +400,14 @@ fn private_dir(dir: PathBuf) -> Option<PathBuf> {
     // SAFETY: geteuid cannot fail.
     let own = meta.is_dir() && meta.uid() == unsafe { libc::geteuid() } && meta.mode() & 0o077 == 0;
     own.then_some(dir)
+}
+
+/// Whether the claiming kernel has closed its end (it sends nothing more).
+fn gave_up(stream: &mut UnixStream) -> bool {
+    let _ = stream.set_nonblocking(true);
+    let closed = matches!(stream.read(&mut [0]), Ok(0));
+    let _ = stream.set_nonblocking(false);
+    closed
 }
 
 /// One line, read a byte at a time so that nothing after it is taken.
@@ -328,10 +467,14 @@ mod tests {
         std::thread::scope(|scope| {
             let offer = Offer::take(&slot).expect("the slot is free");
             assert!(Offer::take(&slot).is_none(), "a second spare must not wait in the same slot");
+            // A kernel that gave up waiting before the spare was ready.
+            let mut impatient = UnixStream::connect(slot.file("sock")).unwrap();
+            writeln!(impatient, "{}", serde_json::json!({ "connection_file": "/gone.json" })).unwrap();
+            drop(impatient);
             let spare = scope.spawn(move || {
-                let mut claimed = None;
+                let mut claimed = Vec::new();
                 let lifeline = offer.wait_for_claim(Duration::from_secs(60), |claim| {
-                    claimed = Some(claim.connection_file.clone());
+                    claimed.push(claim.connection_file.clone());
                     Ok(())
                 });
                 (lifeline.is_some(), claimed)
@@ -339,7 +482,7 @@ mod tests {
             let lifeline = slot.claim(&connection).expect("the spare answers");
             let (taken, claimed) = spare.join().unwrap();
             assert!(taken);
-            assert_eq!(claimed, Some(connection.canonicalize().unwrap()));
+            assert_eq!(claimed, [connection.canonicalize().unwrap()], "only the kernel still waiting is served");
             assert!(slot.claim(&connection).is_none(), "a claimed spare is gone from the slot");
             drop(lifeline);
         });

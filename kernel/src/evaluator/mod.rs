@@ -88,10 +88,13 @@ pub fn prelude_dir() -> Option<PathBuf> {
     dir.join("Cargo.toml").is_file().then(|| dir.canonicalize().unwrap_or(dir))
 }
 
+/// Told when a cell's compiled code starts (`true`) and stops (`false`) running.
+pub type RunWatcher = fn(running: bool);
+
 impl EvcxrEvaluator {
     /// Starts the evaluator thread, building in `dir`; the context and
-    /// prelude load in the background.
-    pub fn start(dir: SessionDir, rustc_version: String) -> EvcxrEvaluator {
+    /// prelude load in the background. `watcher` hears when cells run.
+    pub fn start(dir: SessionDir, rustc_version: String, watcher: RunWatcher) -> EvcxrEvaluator {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let cell = Arc::new(RunningCell::default());
         let worker_cell = cell.clone();
@@ -99,7 +102,7 @@ impl EvcxrEvaluator {
         std::thread::Builder::new()
             .name("rustpar-evaluator".into())
             .spawn(move || {
-                let shutdown = serve(queue, &worker_cell, &dir, &version);
+                let shutdown = serve(queue, &worker_cell, &dir, &version, watcher);
                 // The folder goes before the shutdown is confirmed: the process may end right after.
                 drop(dir);
                 if let Some(done) = shutdown {
@@ -204,11 +207,12 @@ struct Session {
     warning: Option<String>,
     /// Where evcxr builds the cells.
     build_dir: PathBuf,
+    watcher: RunWatcher,
 }
 
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.
-fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_version: &str) -> Option<Sender<()>> {
-    let mut session = match Session::start(cell, dir, rustc_version) {
+fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_version: &str, watcher: RunWatcher) -> Option<Sender<()>> {
+    let mut session = match Session::start(cell, dir, rustc_version, watcher) {
         Ok(session) => session,
         Err(message) => {
             let error = CellError::new("EvaluatorError", message);
@@ -240,7 +244,7 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_versi
 }
 
 impl Session {
-    fn start(cell: &RunningCell, dir: &SessionDir, rustc_version: &str) -> Result<Session, String> {
+    fn start(cell: &RunningCell, dir: &SessionDir, rustc_version: &str, watcher: RunWatcher) -> Result<Session, String> {
         let clock = Instant::now();
         let prelude = prelude_dir();
         let template_to_save = prelude.as_deref().and_then(|prelude| dir.fill_from_template(prelude, rustc_version));
@@ -254,8 +258,8 @@ impl Session {
         tracing::info!("evcxr started in {:?} (template {})", clock.elapsed(), if template_to_save.is_some() { "missing" } else { "used" });
         let context = CommandContext::with_eval_context(eval_context);
         *cell.child.lock().unwrap() = Some(context.process_handle());
-        let outputs = OutputRouter::start(streams.stdout, streams.stderr);
-        let mut session = Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned() };
+        let outputs = OutputRouter::start(streams.stdout, streams.stderr, watcher);
+        let mut session = Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned(), watcher };
         let Some(prelude) = prelude else {
             tracing::warn!("no prelude found (set RUSTPAR_PRELUDE); sessions start without it");
             return Ok(session);
@@ -326,6 +330,9 @@ impl Session {
         let killed = cell.killed.lock().unwrap().take() == Some(number);
         let interrupted = cell.interrupted.lock().unwrap().take() == Some(number);
         let report = self.outputs.finish_cell();
+        if report.started.is_some() {
+            (self.watcher)(false);
+        }
         let ended = Instant::now();
         let started = report.started.unwrap_or(ended);
         let timings = Timings { compile: started.saturating_duration_since(began), run: ended.saturating_duration_since(started) };

@@ -30,12 +30,14 @@ pub(crate) struct OutputRouter {
     sink: Mutex<Option<Arc<dyn OutputSink>>>,
     report: Mutex<CellReport>,
     flush_requests: Sender<Sender<()>>,
+    watcher: super::RunWatcher,
 }
 
 impl OutputRouter {
-    pub fn start(stdout: Receiver<String>, stderr: Receiver<String>) -> Arc<OutputRouter> {
+    /// `watcher` hears when a cell's code starts to run.
+    pub fn start(stdout: Receiver<String>, stderr: Receiver<String>, watcher: super::RunWatcher) -> Arc<OutputRouter> {
         let (flush_requests, flushes) = crossbeam_channel::unbounded();
-        let router = Arc::new(OutputRouter { sink: Mutex::new(None), report: Mutex::default(), flush_requests });
+        let router = Arc::new(OutputRouter { sink: Mutex::new(None), report: Mutex::default(), flush_requests, watcher });
         let pump = router.clone();
         std::thread::Builder::new()
             .name("rustpar-outputs".into())
@@ -112,7 +114,10 @@ impl OutputRouter {
             Message::ClearOutput { wait } => Output::ClearOutput { wait },
             Message::Panic(panic) => return self.report.lock().unwrap().panic = Some(panic),
             Message::CellFailed(failure) => return self.report.lock().unwrap().failure = Some(failure),
-            Message::CellStarted => return self.report.lock().unwrap().started = Some(Instant::now()),
+            Message::CellStarted => {
+                (self.watcher)(true);
+                return self.report.lock().unwrap().started = Some(Instant::now());
+            }
             // Consumed by the cell process; never forwarded.
             Message::Flushed => return,
         };
