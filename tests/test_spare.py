@@ -79,3 +79,40 @@ def test_a_kernel_takes_over_the_spare_another_left_and_both_end_cleanly():
                 stop_kernel(*kernel)
     # Spares leave once no kernel of their slot lives.
     wait_until(lambda: not waiting_spares(folder), 60, f"the spares to leave: {offer}")
+
+
+def test_a_spare_that_is_starting_is_stopped_while_cells_run():
+    """A spare at work beside a running cell would skew its timings."""
+    folder = os.path.join(tempfile.mkdtemp(prefix="rustpar-spares-test-"), "spares")
+    km, kc = start_kernel(env={"RUSTPAR_SPARE": "1", "RUSTPAR_SPARE_DIR": folder, "RUSTPAR_SPARE_GRACE": "2"})
+    try:
+        def spare_state():
+            for pid in os.listdir("/proc"):
+                try:
+                    cmdline = open(f"/proc/{pid}/cmdline").read()
+                    fields = open(f"/proc/{pid}/stat").read().split(") ")[1].split()
+                except (FileNotFoundError, ProcessLookupError, NotADirectoryError, IndexError):
+                    continue
+                if cmdline.endswith("\0spare\0") and int(fields[1]) == km.provisioner.pid:
+                    return fields[0]
+            return None
+
+        wait_until(spare_state, 60, "the kernel to start a spare")
+        msg_id = kc.execute("std::thread::sleep(std::time::Duration::from_secs(3));")
+        states = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            offer = glob.glob(os.path.join(folder, "*.offer"))
+            warming = bool(offer) and open(offer[0]).read() == "warming\n"
+            states.append((warming, spare_state()))
+            try:
+                reply = kc.get_shell_msg(timeout=0.2)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+            except Exception:  # noqa: BLE001 - no reply yet
+                pass
+        assert (True, "T") in states, f"the starting spare was not stopped while the cell ran: {states}"
+        wait_until(lambda: spare_state() not in ("T", None), 10, "the spare to go on after the cell")
+    finally:
+        stop_kernel(km, kc)
+    wait_until(lambda: not waiting_spares(folder), 120, "the spare to leave")

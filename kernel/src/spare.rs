@@ -4,8 +4,9 @@
 //! and rust-analyzer resolves the standard library and the prelude's crates.
 //! So a kernel whose session has started leaves a *spare* behind: a detached
 //! `rustpar-kernel spare` process that starts a session the same way, in the
-//! background (SCHED_IDLE: it never slows the notebook running beside it),
-//! and then waits on a Unix socket.
+//! background, and then waits on a Unix socket. It must never skew a timing
+//! of the notebook beside it: it runs under SCHED_IDLE, and the kernel that
+//! started it stops it while its cells run (see [`quiet_while_cells_run`]).
 //!
 //! The next kernel that Jupyter starts with the same kernel binary, prelude,
 //! working folder and environment (the same [`Slot`]) claims the spare: it

@@ -110,7 +110,7 @@ impl EvcxrEvaluator {
                 }
             })
             .expect("the kernel can start its evaluator thread");
-        let mpi = mpi::MpiRunner::new(prelude_dir().as_deref(), &rustc_version);
+        let mpi = mpi::MpiRunner::new(prelude_dir().as_deref(), &rustc_version, watcher);
         EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None) }
     }
 

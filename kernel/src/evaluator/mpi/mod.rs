@@ -25,17 +25,19 @@ pub struct MpiRunner {
     builds: Option<ProgramBuilds>,
     flavour: OnceLock<Option<Flavour>>,
     jobs: Jobs,
+    watcher: super::RunWatcher,
 }
 
 impl MpiRunner {
-    /// A runner building against `prelude` (when it was found).
-    pub fn new(prelude: Option<&Path>, rustc_version: &str) -> MpiRunner {
+    /// A runner building against `prelude` (when it was found); `watcher`
+    /// hears when a job starts and stops running.
+    pub fn new(prelude: Option<&Path>, rustc_version: &str, watcher: super::RunWatcher) -> MpiRunner {
         let builds = prelude.map(|prelude| {
             let mut hasher = DefaultHasher::new();
             (env!("CARGO_PKG_VERSION"), rustc_version, prelude).hash(&mut hasher);
             ProgramBuilds::new(prelude, &format!("{:016x}", hasher.finish()))
         });
-        MpiRunner { builds, flavour: OnceLock::new(), jobs: Jobs::default() }
+        MpiRunner { builds, flavour: OnceLock::new(), jobs: Jobs::default(), watcher }
     }
 
     pub fn execute(&self, cell: &MpiCell, sink: &dyn OutputSink) -> Execution {
@@ -59,7 +61,9 @@ impl MpiRunner {
             Err(error) => return failed(error),
         };
         let built = Instant::now();
+        (self.watcher)(true);
         let outcome = self.jobs.run(flavour, &cell.options, &program.path, sink);
+        (self.watcher)(false);
         Execution { outcome: outcome.map(|()| None), timings: Timings { compile: built - began, run: built.elapsed() } }
     }
 
