@@ -99,11 +99,12 @@ async fn client_gone() {
     tracing::warn!("the client that started this kernel is gone; shutting down");
 }
 
-/// Completes when the other end of `lifeline` closes.
-async fn closed(lifeline: UnixStream) {
+/// Completes when the other end of `lifeline` closes; what comes through it
+/// goes to `relay`.
+async fn closed(lifeline: UnixStream, mut relay: impl std::io::Write + Send + 'static) {
     let (closed, close) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        spare::wait_for_close(&lifeline);
+        let _ = std::io::copy(&mut &lifeline, &mut relay);
         let _ = closed.send(());
     });
     let _ = close.await;
@@ -145,16 +146,10 @@ fn run(connection_file: &Path, environment: Environment) -> Result<()> {
         return stand_in(lifeline);
     }
     let session_dir = prepare_session(&toolchain)?;
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version, spare::quiet_while_cells_run));
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version, spare::cell_running));
     let _in_use = slot.as_ref().and_then(Slot::in_use);
     if let Some(slot) = slot {
-        let evaluator = evaluator.clone();
-        // Once this session has started, so that the spare does not slow it down.
-        std::thread::spawn(move || {
-            if evaluator.wait_until_started() {
-                slot.replenish(&environment);
-            }
-        });
+        slot.replenish_after_first_cell(environment);
     }
     let runtime = runtime()?;
     runtime.block_on(async {
@@ -169,22 +164,17 @@ fn run(connection_file: &Path, environment: Environment) -> Result<()> {
 /// The process Jupyter started, once a spare has taken over: it relays the
 /// spare's log and lives as long as the spare does, or ends it by ending.
 fn stand_in(lifeline: UnixStream) -> Result<()> {
-    let (ended, spare_ended) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut &lifeline, &mut std::io::stderr());
-        let _ = ended.send(());
-    });
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         tokio::select! {
-            _ = spare_ended => {}
+            () = closed(lifeline, std::io::stderr()) => {}
             () = terminated_or(client_gone()) => {}
         }
     });
     Ok(())
 }
 
-/// A spare: starts a session at the lowest priority, waits for a kernel to
+/// A spare: starts a session in the background, waits for a kernel to
 /// claim it, then serves that kernel's sockets.
 fn wait_as_spare(environment: &Environment) -> Result<()> {
     let toolchain = Toolchain::probe();
@@ -194,7 +184,7 @@ fn wait_as_spare(environment: &Environment) -> Result<()> {
     spare::wake_whole_group_on_continue();
     // Another spare may already wait in this slot.
     let Some(offer) = Offer::take(&slot) else { return Ok(()) };
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version, spare::quiet_while_cells_run));
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version, spare::cell_running));
     evaluator.wait_until_started();
     let runtime = runtime()?;
     let mut sockets = None;
@@ -211,8 +201,8 @@ fn wait_as_spare(environment: &Environment) -> Result<()> {
     LogOutput::send_to_stand_in(&lifeline);
     tracing::info!("a spare session took this kernel over");
     let _in_use = slot.in_use();
-    slot.replenish(environment);
-    runtime.block_on(serve_kernel(sockets, evaluator, terminated_or(closed(lifeline))));
+    slot.replenish_after_first_cell(environment.clone());
+    runtime.block_on(serve_kernel(sockets, evaluator, terminated_or(closed(lifeline, std::io::sink()))));
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())
 }

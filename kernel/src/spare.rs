@@ -2,11 +2,11 @@
 //!
 //! A session takes about ten seconds to start: evcxr builds its first crate
 //! and rust-analyzer resolves the standard library and the prelude's crates.
-//! So a kernel whose session has started leaves a *spare* behind: a detached
+//! So a kernel, once its first cell has run, leaves a *spare* behind: a detached
 //! `rustpar-kernel spare` process that starts a session the same way, in the
 //! background, and then waits on a Unix socket. It must never skew a timing
 //! of the notebook beside it: it runs under SCHED_IDLE, and the kernel that
-//! started it stops it while its cells run (see [`quiet_while_cells_run`]).
+//! started it stops it while its cells run (see [`cell_running`]).
 //!
 //! The next kernel that Jupyter starts with the same kernel binary, prelude,
 //! working folder and environment (the same [`Slot`]) claims the spare: it
@@ -46,7 +46,10 @@ pub fn grace() -> Duration {
 /// How long a claim waits for the spare's answer: a spare still starting
 /// finishes first (at normal priority), which is sooner than a new session.
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(60);
+/// The spare's answer to a claim it took, and what its offer file says once it can take one.
 const READY: &str = "ready";
+/// What the offer file says while the spare starts its session.
+const WARMING: &str = "warming";
 
 /// The kernels that can hand over to each other's spares: same kernel
 /// binary, prelude, rustc, working folder and environment.
@@ -118,15 +121,20 @@ impl Slot {
         File::open(self.file("users")).map_or(true, |users| users.try_lock().is_ok())
     }
 
+    /// Starts a spare for this slot, as [`Slot::replenish`] does, once this
+    /// kernel's first cell has run.
+    pub fn replenish_after_first_cell(self, environment: Environment) {
+        *SPARE_TO_START.lock().unwrap() = Some((self, environment));
+    }
+
     /// Starts a spare for this slot unless one is there already; it runs
     /// with the kernel's original `environment`, detached from the kernel,
-    /// and stops while this kernel's cells run (see [`quiet_while_cells_run`]).
+    /// and stops while this kernel's cells run (see [`cell_running`]).
     pub fn replenish(&self, environment: &Environment) {
-        let spare_waiting = File::open(self.file("offer")).is_ok_and(|offer| offer.try_lock().is_err());
-        let Ok(exe) = std::env::current_exe() else { return };
-        if spare_waiting {
+        if File::open(self.file("offer")).is_ok_and(|offer| offer.try_lock().is_err()) {
             return;
         }
+        let Ok(exe) = std::env::current_exe() else { return };
         let mut command = std::process::Command::new(exe);
         command.arg("spare").env_clear().envs(environment.iter().filter(|(name, _)| !is_per_launch(name)).cloned());
         command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
@@ -165,16 +173,24 @@ struct StartedSpare {
 
 static STARTED_SPARE: std::sync::Mutex<Option<StartedSpare>> = std::sync::Mutex::new(None);
 
-/// Stops the spare this kernel started, while it is still starting, for as
-/// long as a cell's code runs (`running`), and lets it go on afterwards.
-/// Even at idle priority, a spare at work on the other core measurably
-/// slowed the parallel timings of the notebook beside it; stopped, it takes
-/// nothing. It goes on while cells compile and between cells.
-pub fn quiet_while_cells_run(running: bool) {
+/// The spare this kernel will start once its first cell has run, so that
+/// the spare's start does not slow that cell (see [`Slot::replenish_after_first_cell`]).
+static SPARE_TO_START: std::sync::Mutex<Option<(Slot, Environment)>> = std::sync::Mutex::new(None);
+
+/// Told by the evaluator when a cell's code starts (`true`) and stops
+/// (`false`) running. While it runs, the spare this kernel started is
+/// stopped if it is still starting: even at idle priority, a spare at work
+/// on the other core measurably slowed the parallel timings of the notebook
+/// beside it; stopped, it takes nothing. It goes on while cells compile and
+/// between cells. After the first cell, the kernel starts its spare.
+pub fn cell_running(running: bool) {
+    if !running && let Some((slot, environment)) = SPARE_TO_START.lock().unwrap().take() {
+        slot.replenish(&environment);
+    }
     let started = STARTED_SPARE.lock().unwrap();
     let Some(spare) = started.as_ref() else { return };
     // A spare that is ready waits for claims; it must not be stopped then.
-    if running && std::fs::read_to_string(&spare.offer).is_ok_and(|state| state.starts_with("ready")) {
+    if running && std::fs::read_to_string(&spare.offer).is_ok_and(|state| state.trim() == READY) {
         return;
     }
     // SAFETY: signals the spare's own process group (its session, which it leads).
@@ -221,7 +237,7 @@ impl<'slot> Offer<'slot> {
         let mut lock = OpenOptions::new().create(true).truncate(false).write(true).open(slot.file("offer")).ok()?;
         lock.try_lock().ok()?;
         lock.set_len(0).ok()?;
-        lock.write_all(b"warming\n").ok()?;
+        writeln!(lock, "{WARMING}").ok()?;
         let socket = slot.file("sock");
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket).ok()?;
@@ -243,7 +259,7 @@ impl<'slot> Offer<'slot> {
     /// the lifeline to the claiming kernel, or `None` once no kernel of the
     /// slot has lived for `grace`.
     pub fn wait_for_claim(mut self, grace: Duration, mut take_over: impl FnMut(&Claim) -> Result<(), String>) -> Option<UnixStream> {
-        let _ = self.lock.set_len(0).and_then(|()| std::io::Seek::rewind(&mut self.lock)).and_then(|()| self.lock.write_all(b"ready\n"));
+        let _ = self.lock.set_len(0).and_then(|()| std::io::Seek::rewind(&mut self.lock)).and_then(|()| writeln!(self.lock, "{READY}"));
         let mut unused_since = None;
         loop {
             match self.claims.recv_timeout(Duration::from_secs(1)) {
@@ -349,12 +365,6 @@ fn children_of(pid: u32) -> Vec<u32> {
     let threads = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten();
     let lists = threads.filter_map(|thread| std::fs::read_to_string(thread.path().join("children")).ok());
     lists.flat_map(|list| list.split_whitespace().filter_map(|child| child.parse().ok()).collect::<Vec<_>>()).collect()
-}
-
-/// Ends when the other end of the lifeline closes.
-pub fn wait_for_close(mut lifeline: &UnixStream) {
-    let mut byte = [0; 64];
-    while matches!(lifeline.read(&mut byte), Ok(read) if read > 0) {}
 }
 
 /// Where the kernel's log goes: stderr, or, once it is a claimed spare, its

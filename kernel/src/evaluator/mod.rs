@@ -88,7 +88,8 @@ pub fn prelude_dir() -> Option<PathBuf> {
     dir.join("Cargo.toml").is_file().then(|| dir.canonicalize().unwrap_or(dir))
 }
 
-/// Told when a cell's compiled code starts (`true`) and stops (`false`) running.
+/// Told when a cell's compiled code starts running (`true`), and when a cell
+/// ends (`false`), whether its code ran or not.
 pub type RunWatcher = fn(running: bool);
 
 impl EvcxrEvaluator {
@@ -330,9 +331,7 @@ impl Session {
         let killed = cell.killed.lock().unwrap().take() == Some(number);
         let interrupted = cell.interrupted.lock().unwrap().take() == Some(number);
         let report = self.outputs.finish_cell();
-        if report.started.is_some() {
-            (self.watcher)(false);
-        }
+        (self.watcher)(false);
         let ended = Instant::now();
         let started = report.started.unwrap_or(ended);
         let timings = Timings { compile: started.saturating_duration_since(began), run: ended.saturating_duration_since(started) };
