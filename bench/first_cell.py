@@ -69,7 +69,7 @@ def first_cell(**env):
 def spare_ready(folder, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if any(open(offer).read() == "ready\n" for offer in glob.glob(os.path.join(folder, "*.offer"))):
+        if any(open(offer).read().startswith("ready ") for offer in glob.glob(os.path.join(folder, "*.offer"))):
             return
         time.sleep(0.2)
     raise SystemExit("no spare session became ready")

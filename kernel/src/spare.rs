@@ -155,7 +155,7 @@ impl Slot {
         let offer = self.file("offer");
         std::thread::spawn(move || match command.spawn() {
             Ok(mut spare) => {
-                *STARTED_SPARE.lock().unwrap() = Some(StartedSpare { group: spare.id() as libc::pid_t, offer });
+                *STARTED_SPARE.lock().unwrap() = Some(StartedSpare { group: spare.id(), offer, stopped: false });
                 let _ = spare.wait();
                 *STARTED_SPARE.lock().unwrap() = None;
             }
@@ -164,11 +164,13 @@ impl Slot {
     }
 }
 
-/// The spare this kernel started: its process group, and the file that says
-/// whether it is still starting.
+/// The spare this kernel started, while it may still be starting: its
+/// process group (its pid), the file that says whether it is, and whether
+/// this kernel has stopped it.
 struct StartedSpare {
-    group: libc::pid_t,
+    group: u32,
     offer: PathBuf,
+    stopped: bool,
 }
 
 static STARTED_SPARE: std::sync::Mutex<Option<StartedSpare>> = std::sync::Mutex::new(None);
@@ -187,14 +189,29 @@ pub fn cell_running(running: bool) {
     if !running && let Some((slot, environment)) = SPARE_TO_START.lock().unwrap().take() {
         slot.replenish(&environment);
     }
-    let started = STARTED_SPARE.lock().unwrap();
-    let Some(spare) = started.as_ref() else { return };
-    // A spare that is ready waits for claims; it must not be stopped then.
-    if running && std::fs::read_to_string(&spare.offer).is_ok_and(|state| state.trim() == READY) {
+    let mut started = STARTED_SPARE.lock().unwrap();
+    let Some(spare) = started.as_mut() else { return };
+    if running {
+        // Once ready, the spare waits for claims, or has become another
+        // notebook's kernel, and another spare may be starting in its slot:
+        // it is never stopped again.
+        if offer_state(&spare.offer) != Some((WARMING.to_owned(), spare.group)) {
+            *started = None;
+            return;
+        }
+        spare.stopped = true;
+    } else if !std::mem::take(&mut spare.stopped) {
         return;
     }
     // SAFETY: signals the spare's own process group (its session, which it leads).
-    unsafe { libc::kill(-spare.group, if running { libc::SIGSTOP } else { libc::SIGCONT }) };
+    unsafe { libc::kill(-(spare.group as libc::pid_t), if running { libc::SIGSTOP } else { libc::SIGCONT }) };
+}
+
+/// What an offer file says: the spare's state and its pid.
+fn offer_state(offer: &Path) -> Option<(String, u32)> {
+    let text = std::fs::read_to_string(offer).ok()?;
+    let (state, pid) = text.trim().split_once(' ')?;
+    Some((state.to_owned(), pid.parse().ok()?))
 }
 
 /// For a spare: when woken (by the kernel that started it, or by that kernel's
@@ -216,7 +233,8 @@ pub fn wake_whole_group_on_continue() {
 }
 
 /// A spare's place in its slot, held while it waits: the socket a kernel
-/// claims it through. Its file says whether the spare is `warming` or `ready`.
+/// claims it through. Its file says whether the spare is `warming` or
+/// `ready`, and its pid.
 pub struct Offer<'slot> {
     slot: &'slot Slot,
     lock: File,
@@ -234,10 +252,8 @@ impl<'slot> Offer<'slot> {
     /// Claims are taken from now on: one that comes while the session is
     /// still starting waits for it, and gives the spare its normal priority.
     pub fn take(slot: &'slot Slot) -> Option<Offer<'slot>> {
-        let mut lock = OpenOptions::new().create(true).truncate(false).write(true).open(slot.file("offer")).ok()?;
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(slot.file("offer")).ok()?;
         lock.try_lock().ok()?;
-        lock.set_len(0).ok()?;
-        writeln!(lock, "{WARMING}").ok()?;
         let socket = slot.file("sock");
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket).ok()?;
@@ -251,7 +267,15 @@ impl<'slot> Offer<'slot> {
                 }
             }
         });
-        Some(Offer { slot, lock, claims })
+        let mut offer = Offer { slot, lock, claims };
+        offer.say(WARMING).ok()?;
+        Some(offer)
+    }
+
+    fn say(&mut self, state: &str) -> io::Result<()> {
+        self.lock.set_len(0)?;
+        std::io::Seek::rewind(&mut self.lock)?;
+        writeln!(self.lock, "{state} {}", std::process::id())
     }
 
     /// Once the session has started: waits for a kernel's claim and answers
@@ -259,7 +283,7 @@ impl<'slot> Offer<'slot> {
     /// the lifeline to the claiming kernel, or `None` once no kernel of the
     /// slot has lived for `grace`.
     pub fn wait_for_claim(mut self, grace: Duration, mut take_over: impl FnMut(&Claim) -> Result<(), String>) -> Option<UnixStream> {
-        let _ = self.lock.set_len(0).and_then(|()| std::io::Seek::rewind(&mut self.lock)).and_then(|()| writeln!(self.lock, "{READY}"));
+        let _ = self.say(READY);
         let mut unused_since = None;
         loop {
             match self.claims.recv_timeout(Duration::from_secs(1)) {
@@ -303,9 +327,9 @@ impl Drop for Offer<'_> {
 /// it starts its session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Background {
-    /// SCHED_IDLE: a CPU runs the spare only when nothing else wants it, so
-    /// it never slows a timing. Leaving it takes root, or an RLIMIT_NICE that
-    /// allows nice 0.
+    /// SCHED_IDLE: a CPU runs the spare only when nothing else wants it (not
+    /// enough on its own to keep timings clean; see [`cell_running`]).
+    /// Leaving it takes root, or an RLIMIT_NICE that allows nice 0.
     Idle,
     /// The lowest nice value for the spare's own session (Linux's autogroup),
     /// which any process may raise again. Weaker: a spare still takes a CPU

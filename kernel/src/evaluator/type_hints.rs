@@ -124,15 +124,16 @@ pub(crate) fn qualify(type_name: &str, errors: &[evcxr::CompilationError]) -> Op
 fn replace_name(text: &str, name: &str, path: &str) -> String {
     let is_ident = |c: char| c.is_alphanumeric() || c == '_';
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(name) {
-        let (before, after) = (&rest[..at], &rest[at + name.len()..]);
-        let whole = !before.ends_with(is_ident) && !before.ends_with("::") && !after.starts_with(is_ident);
-        out.push_str(before);
-        out.push_str(if whole { path } else { name });
-        rest = after;
+    let mut copied = 0;
+    for (at, _) in text.match_indices(name) {
+        let (before, after) = (&text[..at], &text[at + name.len()..]);
+        if !before.ends_with(is_ident) && !before.ends_with("::") && !after.starts_with(is_ident) {
+            out.push_str(&text[copied..at]);
+            out.push_str(path);
+            copied = at + name.len();
+        }
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -187,5 +188,6 @@ mod tests {
         assert_eq!(replace_name(name, "Dim", "ndarray::Dim"), "ArrayBase<OwnedRepr<f64>, ndarray::Dim<[usize; 2]>, f64>");
         assert_eq!(replace_name("Dimension<Dim>", "Dim", "x::Dim"), "Dimension<x::Dim>", "only whole names");
         assert_eq!(replace_name("a::Dim<Dim>", "Dim", "x::Dim"), "a::Dim<x::Dim>", "qualified names stay");
+        assert_eq!(replace_name("DimDim<Dim>", "Dim", "x::Dim"), "DimDim<x::Dim>", "a name inside a longer one stays");
     }
 }
