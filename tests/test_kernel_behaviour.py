@@ -202,6 +202,7 @@ def test_panic_keeps_earlier_variables(kc):
     reply, msgs = run(kc, 'let v: Vec<i32> = Vec::new();\nif v.is_empty() { panic!("the list is empty"); }')
     content = assert_error(reply, msgs, "Panic")
     assert "the list is empty" in content["evalue"], describe(reply, msgs)
+    assert "at line 2 of the cell:" in "\n".join(content["traceback"]), content["traceback"]
     reply, msgs = run(kc, name)
     assert_ok(reply, msgs)
     assert result_text(msgs) == "7"
@@ -215,6 +216,17 @@ def test_panic_in_a_spawned_thread_joined_by_the_cell(kc):
     )
     content = assert_error(reply, msgs, "Panic")
     assert "worker failed" in content["evalue"] + "\n".join(content["traceback"]), describe(reply, msgs)
+
+
+def test_a_panic_points_at_the_cell_line_or_at_the_earlier_cell(kc):
+    name = unique("scaled")
+    assert_ok(*run(kc, f"fn {name}(x: u8) -> u8 {{\n    x * 200\n}}"))
+    reply, msgs = run(kc, f"let small: u8 = 1;\nlet values = vec![small, 2];\n{name}(values[1])")
+    traceback = "\n".join(assert_error(reply, msgs, "Panic")["traceback"])
+    assert "in code from an earlier cell:\n      x * 200" in traceback, traceback
+    reply, msgs = run(kc, "let values = vec![1, 2];\nlet index = 7;\n\nvalues[index]")
+    traceback = "\n".join(assert_error(reply, msgs, "Panic")["traceback"])
+    assert "at line 4 of the cell:\n      values[index]" in traceback, traceback
 
 
 def test_question_mark_error(kc):

@@ -118,6 +118,7 @@ def test_a_panicking_rank_fails_the_cell_with_its_message(kc):
     error = assert_error(reply, msgs, "MpiError")
     assert "Rank 2 panicked: rank two gives up" in error["evalue"]
     assert "whole job was stopped" in error["evalue"]
+    assert "at line 2 of the cell:" in "\n".join(error["traceback"]), error["traceback"]
 
 
 def test_an_error_returned_by_a_rank_fails_the_cell(kc):

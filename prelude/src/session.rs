@@ -6,7 +6,7 @@
 //! cell runs) and whenever the cell process asks, at the end of each cell (so
 //! that nothing printed arrives after the cell's reply).
 
-use rustpar_wire::{FLUSH_REQUEST_FD_ENV, Message, Panic};
+use rustpar_wire::{FLUSH_REQUEST_FD_ENV, Message, Panic, SourceLocation};
 use std::io::{Read, Write};
 use std::sync::Once;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub fn attach() {
             if !on_cell_thread && !interrupted {
                 default_hook(info);
             }
-            let panic = Panic { message, location: info.location().map(|l| format!("line {}", l.line())), thread, interrupted };
+            let panic = Panic { message, location: info.location().map(SourceLocation::from), thread, interrupted };
             send(&Message::Panic(panic));
         }));
         std::thread::Builder::new()

@@ -55,13 +55,28 @@ pub struct Display {
 pub struct Panic {
     pub message: String,
     #[serde(default)]
-    pub location: Option<String>,
+    pub location: Option<SourceLocation>,
     /// The panicking thread's name, when it has one.
     #[serde(default)]
     pub thread: Option<String>,
     /// True when the panic was the prelude's cooperative interrupt.
     #[serde(default)]
     pub interrupted: bool,
+}
+
+/// Where in the source a panic happened, as rustc recorded it: the file is
+/// relative (`src/lib.rs`) for the crate being built and absolute for its
+/// dependencies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: u32,
+}
+
+impl From<&std::panic::Location<'_>> for SourceLocation {
+    fn from(location: &std::panic::Location<'_>) -> SourceLocation {
+        SourceLocation { file: location.file().to_owned(), line: location.line() }
+    }
 }
 
 /// How a cell failed, as seen by the cell process.
@@ -145,7 +160,7 @@ mod tests {
             Message::Stderr("".into()),
             Message::Display(Display { data, display_id: Some("d1".into()), update: true, ..Default::default() }),
             Message::ClearOutput { wait: true },
-            Message::Panic(Panic { message: "boom".into(), location: None, thread: Some("main".into()), interrupted: false }),
+            Message::Panic(Panic { message: "boom".into(), location: Some(SourceLocation { file: "src/lib.rs".into(), line: 7 }), thread: Some("main".into()), interrupted: false }),
             Message::CellFailed(Failure::ReturnedError),
             Message::CellStarted,
             Message::Flushed,

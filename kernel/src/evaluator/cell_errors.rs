@@ -5,7 +5,7 @@
 //! what JupyterLab shows in red.
 
 use crate::interpreter::CellError;
-use rustpar_wire::Panic;
+use rustpar_wire::{Panic, SourceLocation};
 use std::fmt::Write;
 
 const RED: &str = "\x1b[1;31m";
@@ -46,20 +46,66 @@ fn render_compile_error(error: &evcxr::CompilationError, lines: &[&str]) -> Stri
     text
 }
 
+/// The code a panic can point into: the source file rustc compiled, which
+/// holds the cell's lines among code of its own (evcxr's wrapper, the items of
+/// earlier cells), and the cell as the student wrote it.
+pub(crate) struct CompiledCell<'a> {
+    /// The source file's name as panics report it (`src/lib.rs`).
+    pub file: &'a str,
+    pub source: &'a str,
+    pub cell: &'a str,
+}
+
 /// A panic in the cell's own thread (or propagated to it, as rayon does).
-pub(crate) fn panic_error(panic: Option<Panic>, stderr_tail: &str) -> CellError {
+pub(crate) fn panic_error(panic: Option<Panic>, stderr_tail: &str, compiled: &CompiledCell) -> CellError {
     let (message, location) = match panic {
         Some(panic) => (panic.message, panic.location),
         None => (message_of_default_panic(stderr_tail).unwrap_or_else(|| "the cell panicked".into()), None),
     };
     let mut error = CellError::new("Panic", message);
     if let Some(location) = location {
-        error.traceback.push(format!("  at {location}"));
+        error.traceback.extend(panic_location(&location, compiled));
     }
     error.traceback.push(
         "The variables defined before this cell are kept; those the cell was creating are not.".into(),
     );
     error
+}
+
+/// Where a panic happened, in the student's terms: a line of the cell, a line
+/// of an earlier cell, or a file of a library.
+pub(crate) fn panic_location(location: &SourceLocation, compiled: &CompiledCell) -> Vec<String> {
+    if location.file != compiled.file {
+        return vec![format!("  in {}:{}", library_path(&location.file), location.line)];
+    }
+    let source: Vec<&str> = compiled.source.lines().collect();
+    let Some(index) = (location.line as usize).checked_sub(1).filter(|&index| source.get(index).is_some_and(|line| !line.trim().is_empty())) else {
+        return Vec::new();
+    };
+    let quoted = format!("      {}", source[index].trim());
+    match line_in_cell(&source, index, &compiled.cell.lines().collect::<Vec<_>>()) {
+        Some(line) => vec![format!("  at line {} of the cell:", line + 1), quoted],
+        None => vec!["  in code from an earlier cell:".into(), quoted],
+    }
+}
+
+/// The cell line that became line `index` of the source: one with the same
+/// text, and among several, the one whose neighbours are there too.
+fn line_in_cell(source: &[&str], index: usize, cell: &[&str]) -> Option<usize> {
+    let agreement = |candidate: usize| {
+        let at = |line: usize| (index + line).checked_sub(candidate).and_then(|at| source.get(at));
+        cell.iter().enumerate().filter(|(line, code)| at(*line).is_some_and(|source_line| source_line.trim() == code.trim())).count()
+    };
+    (0..cell.len())
+        .filter(|&line| cell[line].trim() == source[index].trim())
+        .max_by_key(|&candidate| (agreement(candidate), std::cmp::Reverse(candidate)))
+}
+
+/// A library's file from its crate's folder on (`ndarray-0.16.1/src/…`), not
+/// the whole path into cargo's registry or rustc's sources.
+fn library_path(file: &str) -> &str {
+    let inside = |marker: &str| file.split_once(marker).map(|(_, rest)| rest.split_once('/').map_or(rest, |(_, path)| path));
+    inside("/registry/src/").or_else(|| inside("/rustc/")).unwrap_or(file)
 }
 
 /// The message of a panic reported by Rust's default hook:
@@ -156,6 +202,22 @@ mod tests {
     fn default_panic_messages_are_found_in_stderr() {
         let stderr = "thread 'main' panicked at src/lib.rs:3:5:\nthe list is empty\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(message_of_default_panic(stderr).as_deref(), Some("the list is empty"));
+    }
+
+    #[test]
+    fn panics_point_at_the_line_of_the_cell() {
+        // The same text twice in the cell: the neighbours tell which one ran.
+        let cell = "let mut total = 0;\nfor x in data {\n    total += x;\n}\nfor x in more {\n    total += x;\n}\ntotal";
+        let source = "use rustpar::prelude::*;\nfn earlier() {\n    values.push(x);\n}\nfn run() {\nlet mut total = 0;\nfor x in data {\n    total += x;\n}\nfor x in more {\n    total += x;\n}\ntotal\n}";
+        let compiled = CompiledCell { file: "src/lib.rs", source, cell };
+        let at = |file: &str, line| panic_location(&SourceLocation { file: file.into(), line }, &compiled);
+        assert_eq!(at("src/lib.rs", 8), ["  at line 3 of the cell:", "      total += x;"]);
+        assert_eq!(at("src/lib.rs", 11), ["  at line 6 of the cell:", "      total += x;"]);
+        assert_eq!(at("src/lib.rs", 3), ["  in code from an earlier cell:", "      values.push(x);"]);
+        assert_eq!(at("src/lib.rs", 40), Vec::<String>::new());
+        let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/ndarray-0.16.1/src/arraytraits.rs";
+        assert_eq!(at(registry, 12), ["  in ndarray-0.16.1/src/arraytraits.rs:12"]);
+        assert_eq!(at("/rustc/0123abc/library/core/src/option.rs", 5), ["  in library/core/src/option.rs:5"]);
     }
 
     #[test]

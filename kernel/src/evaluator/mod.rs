@@ -350,7 +350,10 @@ impl Session {
                 if interrupted || report.panic.as_ref().is_some_and(|panic| panic.interrupted) {
                     Err(cell_errors::interrupted_keeping_variables())
                 } else {
-                    Err(cell_errors::panic_error(report.panic, &report.stderr_tail))
+                    // The source of the cell that ran, until the next cell is compiled.
+                    let source = std::fs::read_to_string(self.build_dir.join("src/lib.rs")).unwrap_or_default();
+                    let compiled = cell_errors::CompiledCell { file: "src/lib.rs", source: &source, cell: code };
+                    Err(cell_errors::panic_error(report.panic, &report.stderr_tail, &compiled))
                 }
             }
             Ok(_) if report.failure == Some(Failure::ReturnedError) => Err(cell_errors::returned_error(&report.stderr_tail)),

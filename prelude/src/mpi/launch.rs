@@ -11,7 +11,7 @@ use ::mpi::environment::Universe;
 use ::mpi::topology::SimpleCommunicator;
 use ::mpi::traits::*;
 use rustpar_wire::rank_link::{Frame, MPI_OUTPUT_ENV, RankHello};
-use rustpar_wire::{Failure, Message, Panic};
+use rustpar_wire::{Failure, Message, Panic, SourceLocation};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -37,7 +37,7 @@ pub fn start() -> Universe {
     std::panic::set_hook(Box::new(|info| {
         let message = panic_message(info).unwrap_or_else(|| "the rank panicked".into());
         let thread = std::thread::current().name().map(str::to_owned);
-        send(&Message::Panic(Panic { message, location: info.location().map(|l| format!("line {}", l.line())), thread, interrupted: false }));
+        send(&Message::Panic(Panic { message, location: info.location().map(SourceLocation::from), thread, interrupted: false }));
         end_output(false);
         SimpleCommunicator::world().abort(FAILED);
     }));

@@ -8,7 +8,7 @@
 //! SIGTERM to mpirun's process group, then SIGKILL to whatever is left.
 
 use super::cell::MpiOptions;
-use crate::evaluator::cell_errors::returned_error;
+use crate::evaluator::cell_errors::{CompiledCell, panic_location, returned_error};
 use crate::interpreter::CellError;
 use crate::outputs::{Output, OutputSink, Stream};
 use crossbeam_channel::{Receiver, Sender};
@@ -114,7 +114,7 @@ impl Jobs {
     }
 
     /// Runs `program` on the ranks `options` ask for, streaming their output into `sink`.
-    pub fn run(&self, flavour: Flavour, options: &MpiOptions, program: &Path, sink: &dyn OutputSink) -> Result<(), CellError> {
+    pub fn run(&self, flavour: Flavour, options: &MpiOptions, program: &Path, compiled: &CompiledCell, sink: &dyn OutputSink) -> Result<(), CellError> {
         let listener = TcpListener::bind(if options.is_local() { "127.0.0.1:0" } else { "0.0.0.0:0" })
             .map_err(|error| CellError::new("MpiError", format!("The kernel could not open a port for the ranks' output ({error}).")))?;
         let port = listener.local_addr().map(|address| address.port()).unwrap_or_default();
@@ -160,7 +160,7 @@ impl Jobs {
         let outcome = Collector::new(sink).collect(&incoming, deadline, group);
         *self.running.lock().unwrap() = None;
         finished.store(true, Ordering::SeqCst);
-        outcome.verdict(options)
+        outcome.verdict(options, compiled)
     }
 }
 
@@ -391,7 +391,7 @@ impl<'a> Collector<'a> {
     }
 
     /// How the job went, in the error a student reads when it failed.
-    fn verdict(self, options: &MpiOptions) -> Result<(), CellError> {
+    fn verdict(self, options: &MpiOptions, compiled: &CompiledCell) -> Result<(), CellError> {
         let mut error = match self.stopped {
             Some(Stop::Interrupt) => CellError::new(
                 "Interrupted",
@@ -406,7 +406,7 @@ impl<'a> Collector<'a> {
                 ),
             ),
             None if self.exit.is_some_and(|status| status.success()) => return Ok(()),
-            None => self.rank_failure(options),
+            None => self.rank_failure(options, compiled),
         };
         // A rank's own report says it all; otherwise mpirun's words are the best clue.
         let explained_by_rank = self.ranks.values().any(|rank| rank.panic.is_some() || rank.failure.is_some());
@@ -416,12 +416,12 @@ impl<'a> Collector<'a> {
         Err(error)
     }
 
-    fn rank_failure(&self, options: &MpiOptions) -> CellError {
+    fn rank_failure(&self, options: &MpiOptions, compiled: &CompiledCell) -> CellError {
         let stopped_job = "the whole job was stopped (mpirun ends every rank when one fails)";
         if let Some((rank, panic)) = self.ranks.iter().find_map(|(rank, state)| Some((rank, state.panic.as_ref()?))) {
             let mut error = CellError::new("MpiError", format!("Rank {rank} panicked: {}; {stopped_job}.", panic.message));
             if let Some(location) = &panic.location {
-                error.traceback.push(format!("  at {location} of the cell"));
+                error.traceback.extend(panic_location(location, compiled));
             }
             return error;
         }

@@ -12,6 +12,7 @@ mod program;
 
 pub use cell::MpiCell;
 
+use super::cell_errors::CompiledCell;
 use crate::interpreter::{CellError, Execution, Timings};
 use crate::outputs::OutputSink;
 use job::{Flavour, Jobs};
@@ -62,7 +63,9 @@ impl MpiRunner {
         };
         let built = Instant::now();
         (self.watcher)(true);
-        let outcome = self.jobs.run(flavour, &cell.options, &program.path, sink);
+        let code = cell.lines.join("\n");
+        let compiled = CompiledCell { file: "src/main.rs", source: &program.source, cell: &code };
+        let outcome = self.jobs.run(flavour, &cell.options, &program.path, &compiled, sink);
         (self.watcher)(false);
         Execution { outcome: outcome.map(|()| None), timings: Timings { compile: built - began, run: built.elapsed() } }
     }

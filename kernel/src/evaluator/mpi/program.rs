@@ -34,6 +34,8 @@ pub struct ProgramBuilds {
 /// A built cell: a copy of the program for one run, removed afterwards.
 pub struct Program {
     pub path: PathBuf,
+    /// The source it was built from: the cell's lines at their own numbers.
+    pub source: String,
 }
 
 impl Drop for Program {
@@ -84,7 +86,8 @@ impl ProgramBuilds {
         let lock = File::create(self.dir.join(".build-lock")).map_err(|error| self.unusable(error))?;
         // Kernels share the project: one build (and copy of its result) at a time.
         lock.lock().map_err(|error| self.unusable(error))?;
-        write_if_changed(&self.dir.join("src/main.rs"), &source(cell)).map_err(|error| self.unusable(error))?;
+        let source = source(cell);
+        write_if_changed(&self.dir.join("src/main.rs"), &source).map_err(|error| self.unusable(error))?;
         let output = Command::new("cargo")
             .args(["build", "--release", "--message-format=json-diagnostic-rendered-ansi"])
             .current_dir(&self.dir)
@@ -112,7 +115,7 @@ impl ProgramBuilds {
         static RUNS: AtomicU64 = AtomicU64::new(0);
         let copy = self.dir.join("runs").join(format!("cell-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed)));
         std::fs::copy(&built, &copy).map_err(|error| self.unusable(error))?;
-        Ok(Program { path: copy })
+        Ok(Program { path: copy, source })
     }
 
     fn unusable(&self, error: std::io::Error) -> CellError {
