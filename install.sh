@@ -30,6 +30,9 @@ with a Rust toolchain (cargo) and Python 3:
 Every step is idempotent: running the script again only redoes what changed.
 
 Options:
+  --with-mpich    install MPICH (mpich, libmpich-dev) beside Open MPI, which
+                  stays the default; cells use it under RUSTPAR_MPIRUN=mpirun.mpich
+                  (the test suite installs it to check both)
   --skip-system   do not install system packages (only check and warn)
   --skip-warmup   do not run the warm-up
   -h, --help      show this help and exit
@@ -43,11 +46,13 @@ EOF
 
 SKIP_SYSTEM=0
 SKIP_WARMUP=0
+WITH_MPICH=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
         --skip-system) SKIP_SYSTEM=1 ;;
         --skip-warmup) SKIP_WARMUP=1 ;;
+        --with-mpich) WITH_MPICH=1 ;;
         *) echo "install.sh: unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -113,8 +118,10 @@ apt_install() {  # apt_install PKG...: quiet unless it fails
 
 step "System packages"
 if command -v dpkg >/dev/null 2>&1; then
+    wanted=(build-essential pkg-config openmpi-bin libopenmpi-dev libclang-dev)
+    [[ $WITH_MPICH -eq 1 ]] && wanted+=(mpich libmpich-dev)
     missing=()
-    for pkg in build-essential pkg-config openmpi-bin libopenmpi-dev libclang-dev; do
+    for pkg in "${wanted[@]}"; do
         is_installed "$pkg" || missing+=("$pkg")
     done
     need_linker=1
@@ -124,7 +131,7 @@ if command -v dpkg >/dev/null 2>&1; then
     fi
 
     if [[ ${#missing[@]} -eq 0 && $need_linker -eq 0 ]]; then
-        info "all present (build-essential pkg-config openmpi-bin libopenmpi-dev libclang-dev, mold/lld)"
+        info "all present (${wanted[*]}, mold/lld)"
     elif [[ $SKIP_SYSTEM -eq 1 || $CAN_APT -eq 0 ]]; then
         why="--skip-system was given"
         [[ $SKIP_SYSTEM -eq 0 ]] && why="not root and no password-less sudo"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/test.sh: install everything, then run all tests:
-#   1. install.sh (system packages, .venv, kernel build, kernelspec, warm-up)
+#   1. install.sh --with-mpich (system packages, .venv, kernel build, kernelspec, warm-up)
 #   2. cargo test --release --locked --workspace   (unit and doc tests)
 #   3. pytest tests/                                 (the kernel through Jupyter)
 # Extra arguments are passed to pytest, e.g. `bash scripts/test.sh -k interrupt`.
@@ -13,8 +13,9 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
 export CARGO_TARGET_DIR="$TARGET"
 
-echo "==> install.sh"
-bash "$ROOT/install.sh"
+echo "==> install.sh --with-mpich"
+# MPICH too, so that the tests run :mpi cells under both MPIs.
+bash "$ROOT/install.sh" --with-mpich
 
 echo
 echo "==> cargo test --release --locked --workspace"

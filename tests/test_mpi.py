@@ -218,6 +218,32 @@ def test_without_mpi_the_error_says_how_to_install_it():
         stop_kernel(km, kc)
 
 
+@pytest.mark.skipif(shutil.which("mpirun.mpich") is None, reason="MPICH is not installed (`bash install.sh --with-mpich` installs it)")
+@pytest.mark.timeout(FIRST_MPI_CELL_TIMEOUT + 120)
+def test_mpich_runs_the_cells_when_its_launcher_is_chosen():
+    # Open MPI stays the machine's default; the kernel builds with MPICH's own
+    # compiler wrapper because its launcher was chosen.
+    km, kc = start_kernel(env={"RUSTPAR_MPIRUN": "mpirun.mpich"})
+    try:
+        code = """:mpi -n 2 --host localhost
+let total = reduce_sum(&world, rank as u64 + 1);
+if let Some(total) = total {
+    println!("total {total} on {}", mpi::environment::library_version()?.lines().next().unwrap_or_default());
+}"""
+        reply, msgs = run(kc, code, timeout=FIRST_MPI_CELL_TIMEOUT)
+        assert_ok(reply, msgs)
+        out = stream_text(msgs)
+        assert "[rank 0] total 3 on MPICH Version:" in out, out
+        reply, msgs = run(kc, ':mpi -n 2\nif rank == 1 { panic!("rank one stops"); }\nworld.barrier();')
+        error = assert_error(reply, msgs, "MpiError")
+        assert "Rank 1 panicked: rank one stops" in error["evalue"], error
+        reply, msgs = run(kc, ":mpi -n 2 --timeout 1\nloop { std::thread::sleep(std::time::Duration::from_millis(5)); }")
+        assert "--timeout of 1 s" in assert_error(reply, msgs, "MpiError")["evalue"]
+        assert reply["metadata"]["rustpar"]["run_ms"] < 3000
+    finally:
+        stop_kernel(km, kc)
+
+
 # --------------------------------------------------------------------------
 # Two hosts: network namespaces stand in for two machines
 # --------------------------------------------------------------------------

@@ -157,7 +157,7 @@ impl Jobs {
         }
         *self.running.lock().unwrap() = Some(events.clone());
         let deadline = options.timeout.map(|secs| Instant::now() + Duration::from_secs_f64(secs.max(0.0)));
-        let outcome = Collector::new(sink).collect(&incoming, deadline, group);
+        let outcome = Collector::new(sink).collect(&incoming, options.ranks as usize, deadline, group);
         *self.running.lock().unwrap() = None;
         finished.store(true, Ordering::SeqCst);
         outcome.verdict(options, compiled)
@@ -235,7 +235,8 @@ impl<'a> Collector<'a> {
         Collector { sink, connections: BTreeMap::new(), ranks: BTreeMap::new(), mpirun_tail: Vec::new(), exit: None, stopped: None }
     }
 
-    fn collect(mut self, incoming: &Receiver<Event>, deadline: Option<Instant>, group: libc::pid_t) -> Collector<'a> {
+    /// Handles the events of a job of `ranks` ranks until it has ended.
+    fn collect(mut self, incoming: &Receiver<Event>, ranks: usize, deadline: Option<Instant>, group: libc::pid_t) -> Collector<'a> {
         while self.exit.is_none() {
             // Once the job is being stopped, the deadline has done its work: wait for mpirun's exit.
             let event = match deadline.filter(|_| self.stopped.is_none()) {
@@ -251,9 +252,12 @@ impl<'a> Collector<'a> {
             }
             self.handle(event);
         }
-        // The ranks' links close as they end; wait a moment for their last words.
+        // The ranks' links close as they end; wait a moment for their last
+        // words, and for ranks not heard from yet: a job that aborts at once
+        // (MPICH's launcher is quick to end) can exit before the kernel has
+        // read the connection of the rank that explains why.
         let last = Instant::now() + LAST_OUTPUT_WAIT;
-        while self.ranks.values().any(|rank| !rank.closed)
+        while (self.ranks.len() < ranks || self.ranks.values().any(|rank| !rank.closed))
             && let Ok(event) = incoming.recv_deadline(last)
         {
             self.handle(event);

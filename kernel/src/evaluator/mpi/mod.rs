@@ -17,7 +17,6 @@ use crate::interpreter::{CellError, Execution, Timings};
 use crate::outputs::OutputSink;
 use job::{Flavour, Jobs};
 use program::ProgramBuilds;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -34,9 +33,8 @@ impl MpiRunner {
     /// hears when a job starts and stops running.
     pub fn new(prelude: Option<&Path>, rustc_version: &str, watcher: super::RunWatcher) -> MpiRunner {
         let builds = prelude.map(|prelude| {
-            let mut hasher = DefaultHasher::new();
-            (env!("CARGO_PKG_VERSION"), rustc_version, prelude).hash(&mut hasher);
-            ProgramBuilds::new(prelude, &format!("{:016x}", hasher.finish()))
+            let key = format!("{} {rustc_version} {}", env!("CARGO_PKG_VERSION"), prelude.display());
+            ProgramBuilds::new(prelude, &key, &job::mpirun())
         });
         MpiRunner { builds, flavour: OnceLock::new(), jobs: Jobs::default(), watcher }
     }

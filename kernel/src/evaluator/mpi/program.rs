@@ -9,7 +9,9 @@
 use super::cell::MpiCell;
 use crate::interpreter::CellError;
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::fs::File;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,6 +31,8 @@ const PACKAGE: &str = "rustpar-mpi-cell";
 pub struct ProgramBuilds {
     dir: PathBuf,
     prelude: PathBuf,
+    /// The MPI compiler wrapper that rsmpi's build asks for MPI's flags.
+    compiler: Option<PathBuf>,
 }
 
 /// A built cell: a copy of the program for one run, removed afterwards.
@@ -48,12 +52,19 @@ impl ProgramBuilds {
     /// The project for this prelude, under the cache folder
     /// (`$RUSTPAR_MPI_BUILD_DIR` overrides it: on a cluster, use a folder
     /// every host sees).
-    pub fn new(prelude: &Path, key: &str) -> ProgramBuilds {
+    ///
+    /// Cells are built with the compiler wrapper that goes with `launcher`
+    /// (see [`compiler_wrapper`]), in a project of that MPI's own: a program
+    /// built against Open MPI cannot run under MPICH's launcher.
+    pub fn new(prelude: &Path, key: &str, launcher: &OsStr) -> ProgramBuilds {
         let root = std::env::var_os("RUSTPAR_MPI_BUILD_DIR").map(PathBuf::from).unwrap_or_else(|| {
             let cache = std::env::var_os("RUSTPAR_CACHE_DIR").map(PathBuf::from);
             cache.or_else(|| dirs::cache_dir().map(|dir| dir.join("rustpar"))).unwrap_or_else(std::env::temp_dir).join("mpi-builds")
         });
-        ProgramBuilds { dir: root.join(key), prelude: prelude.to_owned() }
+        let compiler = compiler_wrapper(launcher);
+        let mut hasher = DefaultHasher::new();
+        (key, compiler.as_ref().and_then(|wrapper| wrapper.canonicalize().ok())).hash(&mut hasher);
+        ProgramBuilds { dir: root.join(format!("{:016x}", hasher.finish())), prelude: prelude.to_owned(), compiler }
     }
 
     fn create_project(dir: &Path, prelude: &Path) -> std::io::Result<()> {
@@ -72,7 +83,7 @@ impl ProgramBuilds {
         if !dir.join("Cargo.lock").exists() && workspace_lock.exists() {
             std::fs::copy(workspace_lock, dir.join("Cargo.lock"))?;
         }
-        if which("mold") {
+        if which::which("mold").is_ok() {
             std::fs::create_dir_all(dir.join(".cargo"))?;
             write_if_changed(&dir.join(".cargo/config.toml"), "[build]\nrustflags = [\"-C\", \"link-arg=-fuse-ld=mold\"]\n")?;
         }
@@ -88,7 +99,11 @@ impl ProgramBuilds {
         lock.lock().map_err(|error| self.unusable(error))?;
         let source = source(cell);
         write_if_changed(&self.dir.join("src/main.rs"), &source).map_err(|error| self.unusable(error))?;
-        let output = Command::new("cargo")
+        let mut cargo = Command::new("cargo");
+        if let Some(compiler) = &self.compiler {
+            cargo.env("MPICC", compiler);
+        }
+        let output = cargo
             .args(["build", "--release", "--message-format=json-diagnostic-rendered-ansi"])
             .current_dir(&self.dir)
             .env("CARGO_TARGET_DIR", self.dir.join("target"))
@@ -175,8 +190,15 @@ fn write_if_changed(path: &Path, contents: &str) -> std::io::Result<()> {
     File::create(path)?.write_all(contents.as_bytes())
 }
 
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+/// The compiler wrapper beside `launcher`, with the same suffix:
+/// `mpirun.mpich` goes with `mpicc.mpich`, `/opt/mpi/bin/mpiexec` with
+/// `/opt/mpi/bin/mpicc`. `None` leaves the choice to rsmpi (`mpicc` on the PATH).
+fn compiler_wrapper(launcher: &OsStr) -> Option<PathBuf> {
+    let launcher = which::which(launcher).ok()?;
+    let name = launcher.file_name()?.to_str()?;
+    let suffix = name.strip_prefix("mpirun").or_else(|| name.strip_prefix("mpiexec"))?;
+    let wrapper = launcher.with_file_name(format!("mpicc{suffix}"));
+    wrapper.is_file().then_some(wrapper)
 }
 
 #[cfg(test)]
@@ -192,6 +214,27 @@ mod tests {
         assert!(lines[1].starts_with("#![allow(unused)]"));
         assert_eq!(lines[2], "let x = 1;");
         assert_eq!(lines[3], "println!(\"{x}\");");
+    }
+
+    #[test]
+    fn each_launcher_builds_with_its_own_compiler_wrapper() {
+        let bin = tempfile::tempdir().unwrap();
+        let make = |name: &str| {
+            let path = bin.path().join(name);
+            std::fs::write(&path, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            path
+        };
+        let (mpich, openmpi, hydra) = (make("mpirun.mpich"), make("mpiexec.openmpi"), make("mpiexec.hydra"));
+        make("mpicc.mpich");
+        make("mpicc.openmpi");
+        assert_eq!(compiler_wrapper(mpich.as_os_str()), Some(bin.path().join("mpicc.mpich")));
+        assert_eq!(compiler_wrapper(openmpi.as_os_str()), Some(bin.path().join("mpicc.openmpi")));
+        assert_eq!(compiler_wrapper(hydra.as_os_str()), None, "no mpicc.hydra: rsmpi chooses");
+        let prelude = Path::new("/prelude");
+        let folder = |launcher: &Path| ProgramBuilds::new(prelude, "key", launcher.as_os_str()).dir;
+        assert_ne!(folder(&mpich), folder(&openmpi), "one project per MPI");
+        assert_eq!(folder(&mpich), folder(&mpich));
     }
 
     #[test]
