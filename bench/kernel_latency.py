@@ -8,6 +8,7 @@ ipykernel (installed with JupyterLab) is the baseline, run the same way.
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -22,7 +23,8 @@ CASES = {
 def start(kernel_name):
     began = time.perf_counter()
     manager = jupyter_client.KernelManager(kernel_name=kernel_name)
-    manager.start_kernel()
+    # No spare session: one starting beside the ipykernel baseline would slow it.
+    manager.start_kernel(env={**os.environ, "RUSTPAR_SPARE": "0"})
     client = manager.client()
     client.start_channels()
     client.kernel_info()

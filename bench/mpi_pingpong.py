@@ -146,7 +146,8 @@ def main():
         sys.exit("mpi4py is the baseline: install it with `.venv/bin/pip install mpi4py`")
 
     manager = jupyter_client.KernelManager(kernel_name="rustpar")
-    manager.start_kernel()
+    # No spare session: one starting beside the mpi4py baseline would slow it.
+    manager.start_kernel(env={**os.environ, "RUSTPAR_SPARE": "0"})
     client = manager.client()
     client.start_channels()
     client.wait_for_ready(timeout=120)
