@@ -17,12 +17,16 @@ use crate::interpreter::{CellError, Execution, Timings};
 use crate::outputs::OutputSink;
 use job::{Flavour, Jobs};
 use program::ProgramBuilds;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 pub struct MpiRunner {
-    builds: Option<ProgramBuilds>,
+    prelude: Option<PathBuf>,
+    /// What the build project depends on besides the prelude and the MPI: kernel and rustc.
+    build_key: String,
+    /// Found at the first `:mpi` cell: most sessions never run one.
+    builds: OnceLock<Option<ProgramBuilds>>,
     flavour: OnceLock<Option<Flavour>>,
     jobs: Jobs,
     watcher: super::RunWatcher,
@@ -32,11 +36,8 @@ impl MpiRunner {
     /// A runner building against `prelude` (when it was found); `watcher`
     /// hears when a job starts and stops running.
     pub fn new(prelude: Option<&Path>, rustc_version: &str, watcher: super::RunWatcher) -> MpiRunner {
-        let builds = prelude.map(|prelude| {
-            let key = format!("{} {rustc_version} {}", env!("CARGO_PKG_VERSION"), prelude.display());
-            ProgramBuilds::new(prelude, &key, &job::mpirun())
-        });
-        MpiRunner { builds, flavour: OnceLock::new(), jobs: Jobs::default(), watcher }
+        let build_key = format!("{} {rustc_version}", env!("CARGO_PKG_VERSION"));
+        MpiRunner { prelude: prelude.map(Path::to_owned), build_key, builds: OnceLock::new(), flavour: OnceLock::new(), jobs: Jobs::default(), watcher }
     }
 
     pub fn execute(&self, cell: &MpiCell, sink: &dyn OutputSink) -> Execution {
@@ -52,7 +53,8 @@ impl MpiRunner {
                 ),
             ));
         };
-        let Some(builds) = &self.builds else {
+        let builds = self.builds.get_or_init(|| Some(ProgramBuilds::new(self.prelude.as_deref()?, &self.build_key, &job::mpirun())));
+        let Some(builds) = builds else {
             return failed(CellError::new("MpiError", "The rustpar prelude was not found, so :mpi cells cannot be built. Reinstall with `bash install.sh`."));
         };
         let program = match builds.build(cell) {

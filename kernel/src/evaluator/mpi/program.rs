@@ -63,7 +63,7 @@ impl ProgramBuilds {
         });
         let compiler = compiler_wrapper(launcher);
         let mut hasher = DefaultHasher::new();
-        (key, compiler.as_ref().and_then(|wrapper| wrapper.canonicalize().ok())).hash(&mut hasher);
+        (key, prelude, compiler.as_ref().and_then(|wrapper| wrapper.canonicalize().ok())).hash(&mut hasher);
         ProgramBuilds { dir: root.join(format!("{:016x}", hasher.finish())), prelude: prelude.to_owned(), compiler }
     }
 
