@@ -14,7 +14,7 @@ Sets up the rustpar Jupyter kernel ("Rust (parallel)") on a Debian-like machine
 with a Rust toolchain (cargo) and Python 3:
 
   1. system packages (only when run as root, or with password-less sudo):
-     build-essential, pkg-config, mold (or lld), openmpi-bin, libopenmpi-dev,
+     build-essential, pkg-config, openmpi-bin, libopenmpi-dev,
      libclang-dev (the `mpi` crate reads MPI's C headers with it);
      packages already installed are skipped, and `apt-get update` runs only
      when something is missing;
@@ -124,33 +124,18 @@ if command -v dpkg >/dev/null 2>&1; then
     for pkg in "${wanted[@]}"; do
         is_installed "$pkg" || missing+=("$pkg")
     done
-    need_linker=1
-    if is_installed mold || is_installed lld || command -v mold >/dev/null 2>&1 \
-        || command -v ld.lld >/dev/null 2>&1; then
-        need_linker=0
-    fi
 
-    if [[ ${#missing[@]} -eq 0 && $need_linker -eq 0 ]]; then
-        info "all present (${wanted[*]}, mold/lld)"
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        info "all present (${wanted[*]})"
     elif [[ $SKIP_SYSTEM -eq 1 || $CAN_APT -eq 0 ]]; then
         why="--skip-system was given"
         [[ $SKIP_SYSTEM -eq 0 ]] && why="not root and no password-less sudo"
         [[ ${#missing[@]} -gt 0 ]] && warn "missing system packages (${why}): ${missing[*]}"
-        [[ $need_linker -eq 1 ]] && warn "neither mold nor lld is installed (${why}); linking will be slower"
         if printf '%s\n' "${missing[@]}" | grep -qx 'openmpi-bin\|libopenmpi-dev\|libclang-dev'; then
             SUMMARY_NOTES+=("MPI missing")
         fi
     else
         apt_update_once
-        if [[ $need_linker -eq 1 ]]; then
-            if has_candidate mold; then
-                missing+=(mold)
-            elif has_candidate lld; then
-                missing+=(lld)
-            else
-                warn "neither mold nor lld is available from apt; using the default linker"
-            fi
-        fi
         # Install the required toolchain packages in one go (fail loudly), then
         # the optional ones one by one so that one unavailable package does not
         # stop the rest.

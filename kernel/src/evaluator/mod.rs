@@ -261,6 +261,13 @@ impl Session {
         *cell.child.lock().unwrap() = Some(context.process_handle());
         let outputs = OutputRouter::start(streams.stdout, streams.stderr, watcher);
         let mut session = Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned(), watcher };
+        // evcxr picks mold when it is installed and runs every cell's cargo
+        // under `mold -run`, whose preloaded library slows each process it
+        // starts: about 40 ms more per cell, and mold links a cell no faster
+        // than the system linker (bench/warm_cell.py measures both).
+        if let Err(error) = session.context.execute(":linker system") {
+            tracing::warn!("could not choose the system linker: {error}");
+        }
         let Some(prelude) = prelude else {
             tracing::warn!("no prelude found (set RUSTPAR_PRELUDE); sessions start without it");
             return Ok(session);

@@ -83,10 +83,6 @@ impl ProgramBuilds {
         if !dir.join("Cargo.lock").exists() && workspace_lock.exists() {
             std::fs::copy(workspace_lock, dir.join("Cargo.lock"))?;
         }
-        if which::which("mold").is_ok() {
-            std::fs::create_dir_all(dir.join(".cargo"))?;
-            write_if_changed(&dir.join(".cargo/config.toml"), "[build]\nrustflags = [\"-C\", \"link-arg=-fuse-ld=mold\"]\n")?;
-        }
         Ok(())
     }
 
