@@ -124,7 +124,6 @@ def main():
     manager, client = start_kernel()
     try:
         run_cell(client, "1+1")  # the first cell pays for the start
-        time.sleep(5)  # the session warms rust-analyzer in the background after its first cell
         kernel = measure_kernel(client, args.repeats)
         builds = measure_builds(session_dir(manager.provisioner.process.pid), args.repeats)
     finally:
