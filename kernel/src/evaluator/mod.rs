@@ -18,7 +18,7 @@ mod output_router;
 mod session_dir;
 pub mod type_hints;
 
-pub use session_dir::{SessionDir, template_dir};
+pub use session_dir::{SessionDir, cache_dir, template_dir};
 
 use crate::interpreter::{CellError, Completions, Execution, Interpreter, Timings};
 use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
@@ -248,7 +248,7 @@ impl Session {
     fn start(cell: &RunningCell, dir: &SessionDir, rustc_version: &str, watcher: RunWatcher) -> Result<Session, String> {
         let clock = Instant::now();
         let prelude = prelude_dir();
-        let template_to_save = prelude.as_deref().and_then(|prelude| dir.fill_from_template(prelude, rustc_version));
+        let template_to_save = prelude.as_deref().and_then(|prelude| template_dir(prelude, rustc_version)).and_then(|template| dir.fill_from_template(template));
         tracing::info!("session folder laid out after {:?}", clock.elapsed());
         let locked_versions = std::fs::read(dir.path().join("Cargo.lock")).ok();
         let mut cell_process = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);

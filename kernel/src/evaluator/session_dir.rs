@@ -73,8 +73,7 @@ impl SessionDir {
     /// Lays the folder out from the template for `prelude`, if there is one;
     /// returns where to save a template when there is none yet (the folder is
     /// then laid out from the newest other template, which cargo brings up to date).
-    pub(crate) fn fill_from_template(&self, prelude: &Path, rustc_version: &str) -> Option<PathBuf> {
-        let template = template_dir(prelude, rustc_version)?;
+    pub(crate) fn fill_from_template(&self, template: PathBuf) -> Option<PathBuf> {
         if self.link_template(&template) {
             return None;
         }
@@ -171,17 +170,26 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
     templates.into_iter().map(|(_, path)| path).collect()
 }
 
-/// Where the template for `prelude` is (or will be): `$RUSTPAR_CACHE_DIR`,
-/// else the user's cache folder, then a key of the kernel version, the rustc
-/// version and the prelude's sources.
+/// Where rustpar keeps what outlives a session (prelude templates, MPI
+/// builds): `$RUSTPAR_CACHE_DIR`, else `rustpar` in the user's cache folder.
+pub fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("RUSTPAR_CACHE_DIR").map(PathBuf::from).or_else(|| dirs::cache_dir().map(|dir| dir.join("rustpar")))
+}
+
+/// Where the template for `prelude` is (or will be) in the cache folder.
 pub fn template_dir(prelude: &Path, rustc_version: &str) -> Option<PathBuf> {
-    let cache = std::env::var_os("RUSTPAR_CACHE_DIR").map(PathBuf::from).or_else(|| dirs::cache_dir().map(|dir| dir.join("rustpar")))?;
+    Some(template_dir_in(&cache_dir()?, prelude, rustc_version))
+}
+
+/// The template's folder under `cache`: a key of the kernel version, the
+/// rustc version and the prelude's sources.
+fn template_dir_in(cache: &Path, prelude: &Path, rustc_version: &str) -> PathBuf {
     let mut hasher = DefaultHasher::new();
     (env!("CARGO_PKG_VERSION"), rustc_version, prelude).hash(&mut hasher);
     for source in [prelude.to_path_buf(), prelude.join("../wire")] {
         newest_change(&source).hash(&mut hasher);
     }
-    Some(cache.join("prelude-builds").join(format!("{:016x}", hasher.finish())))
+    cache.join("prelude-builds").join(format!("{:016x}", hasher.finish()))
 }
 
 /// The newest modification time of the files a crate is built from.
@@ -279,10 +287,9 @@ mod tests {
     fn a_saved_template_lays_out_the_next_sessions() {
         let (cache, prelude, sessions) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         std::fs::write(prelude.path().join("Cargo.toml"), "[package]").unwrap();
-        // SAFETY: tests in this module are the only ones reading this variable.
-        unsafe { std::env::set_var("RUSTPAR_CACHE_DIR", cache.path()) };
+        let template_for = |rustc_version| template_dir_in(cache.path(), prelude.path(), rustc_version);
         let first = session_in(sessions.path());
-        let template = first.fill_from_template(prelude.path(), "1.0").expect("no template yet");
+        let template = first.fill_from_template(template_for("1.0")).expect("no template yet");
         let deps = first.path().join("target/debug/deps");
         std::fs::create_dir_all(&deps).unwrap();
         std::fs::write(first.path().join("Cargo.lock"), "locked").unwrap();
@@ -291,7 +298,7 @@ mod tests {
         first.save_as_template(&template);
 
         let second = session_in(sessions.path());
-        assert_eq!(second.fill_from_template(prelude.path(), "1.0"), None);
+        assert_eq!(second.fill_from_template(template_for("1.0")), None);
         let second_deps = second.path().join("target/debug/deps");
         assert!(second_deps.join("librayon-1.rlib").is_symlink(), "a dependency's library is linked");
         assert!(!second_deps.join("libctx.so").is_symlink() && !second.path().join("Cargo.lock").is_symlink(), "the session's own files are copies");
@@ -305,14 +312,14 @@ mod tests {
         // Another rustc means another build, laid out from the newest
         // template and saved with the libraries themselves.
         let third = session_in(sessions.path());
-        let newer = third.fill_from_template(prelude.path(), "2.0").expect("no template for this rustc yet");
+        let newer = third.fill_from_template(template_for("2.0")).expect("no template for this rustc yet");
         std::fs::write(third.path().join("Cargo.lock"), "again").unwrap();
         third.save_as_template(&newer);
         assert!(!newer.join("target/debug/deps/librayon-1.rlib").is_symlink());
         let builds = template.parent().unwrap();
         assert_eq!(templates_newest_first(builds), [newer.clone(), template.clone()]);
         let fourth = session_in(sessions.path());
-        assert!(fourth.fill_from_template(prelude.path(), "3.0").is_some());
+        assert!(fourth.fill_from_template(template_for("3.0")).is_some());
         assert_eq!(std::fs::read_to_string(fourth.path().join("Cargo.lock")).unwrap(), "again");
 
         // A template a session links to is not pruned; one nobody uses is.

@@ -7,6 +7,7 @@
 //! that starts MPI: line numbers in rustc's errors are the cell's own.
 
 use super::cell::MpiCell;
+use crate::evaluator::cache_dir;
 use crate::interpreter::CellError;
 use serde_json::Value;
 use std::ffi::OsStr;
@@ -57,10 +58,9 @@ impl ProgramBuilds {
     /// (see [`compiler_wrapper`]), in a project of that MPI's own: a program
     /// built against Open MPI cannot run under MPICH's launcher.
     pub fn new(prelude: &Path, key: &str, launcher: &OsStr) -> ProgramBuilds {
-        let root = std::env::var_os("RUSTPAR_MPI_BUILD_DIR").map(PathBuf::from).unwrap_or_else(|| {
-            let cache = std::env::var_os("RUSTPAR_CACHE_DIR").map(PathBuf::from);
-            cache.or_else(|| dirs::cache_dir().map(|dir| dir.join("rustpar"))).unwrap_or_else(std::env::temp_dir).join("mpi-builds")
-        });
+        let root = std::env::var_os("RUSTPAR_MPI_BUILD_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| cache_dir().unwrap_or_else(std::env::temp_dir).join("mpi-builds"));
         let compiler = compiler_wrapper(launcher);
         let mut hasher = DefaultHasher::new();
         (key, prelude, compiler.as_ref().and_then(|wrapper| wrapper.canonicalize().ok())).hash(&mut hasher);
