@@ -17,6 +17,7 @@ import re
 import time
 import uuid
 from queue import Empty
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jupyter_client.blocking.client import BlockingKernelClient
@@ -77,39 +78,42 @@ def stop_kernel(km: KernelManager, kc: BlockingKernelClient) -> None:
                 km.shutdown_kernel(now=True)
 
 
-def get_reply(kc: BlockingKernelClient, msg_id: str, timeout: float = REQUEST_TIMEOUT, channel: str = "shell") -> dict:
-    """Waits for the reply to ``msg_id`` on ``channel``, skipping other replies."""
+def _messages(get: Callable[..., dict], timeout: float, parent: str | None = None) -> Iterator[dict]:
+    """The messages ``get`` (a channel's get_*_msg) receives within ``timeout``
+    seconds, as they come; only the children of request ``parent`` when given."""
     deadline = time.monotonic() + timeout
-    get = {"shell": kc.get_shell_msg, "control": kc.get_control_msg}[channel]
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no {channel} reply to {msg_id} within {timeout} s")
+    while (left := deadline - time.monotonic()) > 0:
         try:
             msg = get(timeout=left)
         except Empty:
-            raise TimeoutError(f"no {channel} reply to {msg_id} within {timeout} s") from None
-        if msg["parent_header"].get("msg_id") == msg_id:
-            return msg
+            return
+        if parent is None or msg["parent_header"].get("msg_id") == parent:
+            yield msg
+
+
+def _getter(kc: BlockingKernelClient, channel: str) -> Callable[..., dict]:
+    return {"shell": kc.get_shell_msg, "control": kc.get_control_msg}[channel]
+
+
+def _is_idle(msg: dict) -> bool:
+    return msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+
+
+def get_reply(kc: BlockingKernelClient, msg_id: str, timeout: float = REQUEST_TIMEOUT, channel: str = "shell") -> dict:
+    """Waits for the reply to ``msg_id`` on ``channel``, skipping other replies."""
+    for msg in _messages(_getter(kc, channel), timeout, parent=msg_id):
+        return msg
+    raise TimeoutError(f"no {channel} reply to {msg_id} within {timeout} s")
 
 
 def collect_iopub(kc: BlockingKernelClient, msg_id: str, timeout: float = REQUEST_TIMEOUT) -> list[dict]:
     """The iopub messages of request ``msg_id``, up to and including its idle status."""
     msgs = []
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no idle status for {msg_id} within {timeout} s; got {[m['msg_type'] for m in msgs]}")
-        try:
-            msg = kc.get_iopub_msg(timeout=left)
-        except Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
+    for msg in _messages(kc.get_iopub_msg, timeout, parent=msg_id):
         msgs.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+        if _is_idle(msg):
             return msgs
+    raise TimeoutError(f"no idle status for {msg_id} within {timeout} s; got {[m['msg_type'] for m in msgs]}")
 
 
 def run(
@@ -232,44 +236,28 @@ def get_replies(kc: BlockingKernelClient, ids: list[str], timeout: float, channe
 
     Each reply gets an extra key ``_received`` (time.monotonic() at arrival).
     """
-    get = {"shell": kc.get_shell_msg, "control": kc.get_control_msg}[channel]
     wanted = set(ids)
     got: dict[str, dict] = {}
-    deadline = time.monotonic() + timeout
-    while wanted - set(got):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no {channel} reply to {sorted(wanted - set(got))} within {timeout} s")
-        try:
-            msg = get(timeout=left)
-        except Empty:
-            continue
+    for msg in _messages(_getter(kc, channel), timeout):
         parent = msg["parent_header"].get("msg_id")
         if parent in wanted:
             msg["_received"] = time.monotonic()
             got[parent] = msg
-    return got
+            if set(got) == wanted:
+                return got
+    raise TimeoutError(f"no {channel} reply to {sorted(wanted - set(got))} within {timeout} s")
 
 
 def wait_for_stdout(kc: BlockingKernelClient, msg_id: str, text: str, timeout: float = CELL_TIMEOUT) -> list[dict]:
     """Reads iopub until request ``msg_id`` printed ``text``; returns the messages read for it."""
     msgs: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"{text!r} not printed within {timeout} s; got {[m['msg_type'] for m in msgs]}")
-        try:
-            msg = kc.get_iopub_msg(timeout=left)
-        except Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
+    for msg in _messages(kc.get_iopub_msg, timeout, parent=msg_id):
         msgs.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+        if _is_idle(msg):
             raise AssertionError(f"the cell ended before printing {text!r}: {msgs}")
         if text in stream_text(msgs, "stdout"):
             return msgs
+    raise TimeoutError(f"{text!r} not printed within {timeout} s; got {[m['msg_type'] for m in msgs]}")
 
 
 def request(kc: BlockingKernelClient, msg_type: str, content: dict | None = None, channel: str = "shell",
