@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from queue import Empty
 from collections.abc import Callable, Iterator
+from queue import Empty
 from typing import Any
 
 from jupyter_client.blocking.client import BlockingKernelClient
@@ -78,7 +78,7 @@ def stop_kernel(km: KernelManager, kc: BlockingKernelClient) -> None:
                 km.shutdown_kernel(now=True)
 
 
-def _messages(get: Callable[..., dict], timeout: float, parent: str | None = None) -> Iterator[dict]:
+def messages(get: Callable[..., dict], timeout: float, parent: str | None = None) -> Iterator[dict]:
     """The messages ``get`` (a channel's get_*_msg) receives within ``timeout``
     seconds, as they come; only the children of request ``parent`` when given."""
     deadline = time.monotonic() + timeout
@@ -95,13 +95,13 @@ def _getter(kc: BlockingKernelClient, channel: str) -> Callable[..., dict]:
     return {"shell": kc.get_shell_msg, "control": kc.get_control_msg}[channel]
 
 
-def _is_idle(msg: dict) -> bool:
+def is_idle(msg: dict) -> bool:
     return msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
 
 
 def get_reply(kc: BlockingKernelClient, msg_id: str, timeout: float = REQUEST_TIMEOUT, channel: str = "shell") -> dict:
     """Waits for the reply to ``msg_id`` on ``channel``, skipping other replies."""
-    for msg in _messages(_getter(kc, channel), timeout, parent=msg_id):
+    for msg in messages(_getter(kc, channel), timeout, parent=msg_id):
         return msg
     raise TimeoutError(f"no {channel} reply to {msg_id} within {timeout} s")
 
@@ -109,9 +109,9 @@ def get_reply(kc: BlockingKernelClient, msg_id: str, timeout: float = REQUEST_TI
 def collect_iopub(kc: BlockingKernelClient, msg_id: str, timeout: float = REQUEST_TIMEOUT) -> list[dict]:
     """The iopub messages of request ``msg_id``, up to and including its idle status."""
     msgs = []
-    for msg in _messages(kc.get_iopub_msg, timeout, parent=msg_id):
+    for msg in messages(kc.get_iopub_msg, timeout, parent=msg_id):
         msgs.append(msg)
-        if _is_idle(msg):
+        if is_idle(msg):
             return msgs
     raise TimeoutError(f"no idle status for {msg_id} within {timeout} s; got {[m['msg_type'] for m in msgs]}")
 
@@ -238,7 +238,7 @@ def get_replies(kc: BlockingKernelClient, ids: list[str], timeout: float, channe
     """
     wanted = set(ids)
     got: dict[str, dict] = {}
-    for msg in _messages(_getter(kc, channel), timeout):
+    for msg in messages(_getter(kc, channel), timeout):
         parent = msg["parent_header"].get("msg_id")
         if parent in wanted:
             msg["_received"] = time.monotonic()
@@ -251,9 +251,9 @@ def get_replies(kc: BlockingKernelClient, ids: list[str], timeout: float, channe
 def wait_for_stdout(kc: BlockingKernelClient, msg_id: str, text: str, timeout: float = CELL_TIMEOUT) -> list[dict]:
     """Reads iopub until request ``msg_id`` printed ``text``; returns the messages read for it."""
     msgs: list[dict] = []
-    for msg in _messages(kc.get_iopub_msg, timeout, parent=msg_id):
+    for msg in messages(kc.get_iopub_msg, timeout, parent=msg_id):
         msgs.append(msg)
-        if _is_idle(msg):
+        if is_idle(msg):
             raise AssertionError(f"the cell ended before printing {text!r}: {msgs}")
         if text in stream_text(msgs, "stdout"):
             return msgs

@@ -24,6 +24,8 @@ from helpers import (
     describe,
     get_replies,
     get_reply,
+    is_idle,
+    messages,
     only,
     request,
     result_text,
@@ -656,16 +658,10 @@ def test_comm_info(kc):
 def _iopub_for(kc, msg_id: str, seconds: float) -> list[dict]:
     """The iopub messages of ``msg_id`` up to its idle status, or all within ``seconds``."""
     msgs = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=0.2)
-        except Empty:
-            continue
-        if msg["parent_header"].get("msg_id") == msg_id:
-            msgs.append(msg)
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
+    for msg in messages(kc.get_iopub_msg, seconds, parent=msg_id):
+        msgs.append(msg)
+        if is_idle(msg):
+            break
     return msgs
 
 

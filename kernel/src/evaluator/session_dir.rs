@@ -70,9 +70,10 @@ impl SessionDir {
         self.dir.path()
     }
 
-    /// Lays the folder out from the template for `prelude`, if there is one;
-    /// returns where to save a template when there is none yet (the folder is
-    /// then laid out from the newest other template, which cargo brings up to date).
+    /// Lays the folder out from the template at `template` (see
+    /// [`template_dir`]) if it is there; otherwise returns it, to be saved
+    /// (the folder is then laid out from the newest other template, which
+    /// cargo brings up to date).
     pub(crate) fn fill_from_template(&self, template: PathBuf) -> Option<PathBuf> {
         if self.link_template(&template) {
             return None;
