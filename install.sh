@@ -179,6 +179,14 @@ if [[ ! -d "$std_sources" ]]; then
     fi
 fi
 
+# rustfmt and clippy, which scripts/test.sh runs; rustup's default profile has them.
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+        timeout 120 rustup component add "$component" >/dev/null 2>&1 && info "added the $component component" \
+            || warn "the $component component is missing and could not be added: scripts/test.sh will say so"
+    fi
+done
+
 # --------------------------------------------------------------------------
 # 2. Python virtual environment
 # --------------------------------------------------------------------------

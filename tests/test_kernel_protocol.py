@@ -53,8 +53,8 @@ class RustparKernelTests(jupyter_kernel_test.KernelTests):
         "}",
     ]
 
-    # The pager (payload "page") is not supported by rustpar.
-    code_page_something = ""
+    # `?name` (or `:doc name`) opens the documentation in the pager.
+    code_page_something = "?Vec"
 
     code_generate_error = 'panic!("this cell fails on purpose")'
 

@@ -1,15 +1,18 @@
-//! The dispatch table: one handler per request type, as in ipykernel.
+//! The dispatch table: one row per request type, as in ipykernel.
 //!
-//! Requests arrive from the transport as [`Incoming`] messages. Light ones
-//! (kernel_info, is_complete, history, comms, interrupt, shutdown) are
-//! answered at once, so the shell never waits behind a running cell; the ones
-//! that need the evaluator (execute, complete, inspect) queue for the
-//! [`ShellWorker`] thread, which runs them in order between busy and idle.
+//! Requests arrive from the transport as [`Incoming`] messages. [`REQUESTS`]
+//! says, for each msg_type, how it is served and by which handler: light
+//! requests are answered at once, on the channel they came by, so that the
+//! shell never waits behind a running cell; the ones that need the evaluator
+//! (execute, complete, inspect) queue for the shell thread, which runs them in
+//! order between busy and idle. Adding a request is one row and one handler,
+//! and the handler's type says which kind of row it fits.
 
 use crate::comms::Comms;
 use crate::history::History;
 use crate::interpreter::{CellError, Execution, Interpreter, Timings};
 use crate::is_complete::{Completeness, is_complete};
+use crate::log_throttle::{self, LogThrottle};
 use crate::magics::{self, Magic};
 use crate::outputs::{InputError, Output, OutputSink, Stream, with_plain_fallback};
 use crate::transport::{Channel, Inboxes, Incoming, Outbox};
@@ -30,6 +33,51 @@ pub fn message(parent: Option<&JupyterMessage>, msg_type: &str, content: Value) 
     message
 }
 
+/// How a request is served.
+#[derive(Clone, Copy)]
+enum Route {
+    /// At once, between busy and idle; the handler's answer, if any, is the
+    /// reply's content.
+    AtOnce(fn(&Kernel, &JupyterMessage, &Value) -> Option<Value>),
+    /// In order on the shell thread, between busy and idle, behind running cells.
+    Queued(fn(&Kernel, &JupyterMessage, &Value) -> QueuedReply),
+    /// At once, and the kernel stops: the handler says whether to restart.
+    Stops(fn(&Kernel, Channel, &JupyterMessage, &Value) -> bool),
+}
+
+/// Every request rustpar answers, with its route and handler.
+const REQUESTS: &[(&str, Route)] = &[
+    ("kernel_info_request", Route::AtOnce(Kernel::kernel_info)),
+    ("is_complete_request", Route::AtOnce(Kernel::is_complete)),
+    ("history_request", Route::AtOnce(Kernel::history)),
+    ("comm_info_request", Route::AtOnce(Kernel::comm_info)),
+    ("comm_open", Route::AtOnce(Kernel::comm_open)),
+    ("comm_msg", Route::AtOnce(Kernel::comm_message)),
+    ("comm_close", Route::AtOnce(Kernel::comm_message)),
+    ("interrupt_request", Route::AtOnce(Kernel::interrupt)),
+    ("shutdown_request", Route::Stops(Kernel::shutdown)),
+    ("execute_request", Route::Queued(Kernel::execute)),
+    ("complete_request", Route::Queued(Kernel::complete)),
+    ("inspect_request", Route::Queued(Kernel::inspect)),
+];
+
+fn route_of(msg_type: &str) -> Option<Route> {
+    REQUESTS.iter().find(|(name, _)| *name == msg_type).map(|(_, route)| *route)
+}
+
+/// What a queued handler answers: the reply, and whether it failed (which,
+/// with stop_on_error, aborts the requests queued behind it).
+struct QueuedReply {
+    reply: JupyterMessage,
+    failed: bool,
+}
+
+/// A request waiting for the shell thread, with its handler.
+struct QueuedRequest {
+    handler: fn(&Kernel, &JupyterMessage, &Value) -> QueuedReply,
+    request: JupyterMessage,
+}
+
 /// The state every handler shares.
 pub struct Kernel {
     interpreter: Arc<dyn Interpreter>,
@@ -40,6 +88,7 @@ pub struct Kernel {
     timing_shown: AtomicBool,
     input_replies: crossbeam_channel::Receiver<Option<String>>,
     input_answers: crossbeam_channel::Sender<Option<String>>,
+    malformed: Mutex<LogThrottle>,
 }
 
 impl Kernel {
@@ -54,6 +103,7 @@ impl Kernel {
             timing_shown: AtomicBool::new(false),
             input_replies,
             input_answers,
+            malformed: Mutex::default(),
         })
     }
 
@@ -61,7 +111,7 @@ impl Kernel {
     /// returns whether a restart was asked for.
     pub async fn serve(self: &Arc<Kernel>, mut inboxes: Inboxes, stop: impl Future<Output = ()>) -> bool {
         self.publish(None, "status", json!({ "execution_state": "starting" }));
-        let (queue, work) = crossbeam_channel::unbounded::<JupyterMessage>();
+        let (queue, work) = crossbeam_channel::unbounded::<QueuedRequest>();
         let worker = self.clone();
         std::thread::Builder::new()
             .name("rustpar-shell".into())
@@ -72,19 +122,12 @@ impl Kernel {
         loop {
             tokio::select! {
                 Some(incoming) = inboxes.shell.recv() => {
-                    if let Some(request) = self.accept(Channel::Shell, incoming) {
-                        match request.header.msg_type.as_str() {
-                            "execute_request" | "complete_request" | "inspect_request" if !content_json(&request)["code"].is_string() => {
-                                self.with_status(&request, || self.reply(Channel::Shell, &request, bad_request("The request has no `code` string.")));
-                            }
-                            "execute_request" | "complete_request" | "inspect_request" => drop(queue.send(request)),
-                            _ => if let Some(restart) = self.handle(Channel::Shell, &request) { return restart },
-                        }
+                    if let Some(restart) = self.dispatch(Channel::Shell, incoming, &queue) {
+                        return restart;
                     }
                 }
                 Some(incoming) = inboxes.control.recv() => {
-                    if let Some(request) = self.accept(Channel::Control, incoming)
-                        && let Some(restart) = self.handle(Channel::Control, &request) {
+                    if let Some(restart) = self.dispatch(Channel::Control, incoming, &queue) {
                         return restart;
                     }
                 }
@@ -97,13 +140,10 @@ impl Kernel {
                 }
                 _ = &mut interrupt_signal => {
                     // A client in signal mode: treat SIGINT as an interrupt request.
-                    self.interpreter.interrupt();
-                    let _ = self.input_answers.send(None);
+                    self.stop_running_cell();
                     interrupt_signal.set(tokio::signal::ctrl_c());
                 }
                 () = &mut stop => {
-                    // A running cell would hold the evaluator: stop it first.
-                    self.interpreter.interrupt();
                     self.interpreter.shut_down();
                     return false;
                 }
@@ -111,12 +151,38 @@ impl Kernel {
         }
     }
 
+    /// Serves one request by its route; `Some(restart)` when the kernel stops.
+    fn dispatch(&self, channel: Channel, incoming: Incoming, queue: &crossbeam_channel::Sender<QueuedRequest>) -> Option<bool> {
+        let request = self.accept(channel, incoming)?;
+        let content = content_json(&request);
+        match route_of(&request.header.msg_type) {
+            Some(Route::AtOnce(handler)) => self.with_status(&request, || {
+                if let Some(reply) = handler(self, &request, &content) {
+                    self.reply(channel, &request, reply);
+                }
+            }),
+            Some(Route::Queued(_)) if !content["code"].is_string() => {
+                self.with_status(&request, || self.reply(channel, &request, bad_request("The request has no `code` string.")));
+            }
+            Some(Route::Queued(handler)) => drop(queue.send(QueuedRequest { handler, request })),
+            Some(Route::Stops(handler)) => return Some(handler(self, channel, &request, &content)),
+            None => {
+                let msg_type = &request.header.msg_type;
+                tracing::warn!("unknown request type {msg_type} on {channel:?}");
+                self.with_status(&request, || self.reply(channel, &request, bad_request(&format!("rustpar does not handle {msg_type} messages."))));
+            }
+        }
+        None
+    }
+
     /// Passes requests on; answers malformed ones with an error reply.
     fn accept(&self, channel: Channel, incoming: Incoming) -> Option<JupyterMessage> {
         match incoming {
-            Incoming::Request(request) => Some(request),
+            Incoming::Request(request) => Some(*request),
             Incoming::Malformed { header, identities, reason } => {
-                tracing::warn!("malformed {} on {channel:?}: {reason}", header.msg_type);
+                log_throttle::warn(&mut self.malformed.lock().unwrap(), "malformed requests", || {
+                    format!("malformed {} on {channel:?}: {reason}", header.msg_type)
+                });
                 let parent = parent_of(header, identities);
                 let error = bad_request(&format!("The {} message could not be read: {reason}", parent.header.msg_type));
                 self.reply(channel, &parent, error);
@@ -125,64 +191,9 @@ impl Kernel {
         }
     }
 
-    /// Handles a request that does not need the evaluator. Returns
-    /// `Some(restart)` when the kernel should stop.
-    fn handle(&self, channel: Channel, request: &JupyterMessage) -> Option<bool> {
-        let content = content_json(request);
-        let reply = match request.header.msg_type.as_str() {
-            "kernel_info_request" => self.kernel_info(),
-            "is_complete_request" => {
-                let code = content.get("code").and_then(Value::as_str).unwrap_or_default();
-                match is_complete(code) {
-                    Completeness::Complete => json!({ "status": "complete" }),
-                    Completeness::Incomplete { indent } => json!({ "status": "incomplete", "indent": indent }),
-                    Completeness::Invalid => json!({ "status": "invalid" }),
-                }
-            }
-            "history_request" => {
-                let history = self.history.lock().unwrap().answer(&content);
-                json!({ "status": "ok", "history": history })
-            }
-            "comm_info_request" => {
-                let target = content.get("target_name").and_then(Value::as_str);
-                json!({ "status": "ok", "comms": self.comms.lock().unwrap().info(target) })
-            }
-            "comm_open" => {
-                self.with_status(request, || {
-                    if let Some(close) = self.comms.lock().unwrap().open(&content) {
-                        self.publish(Some(request), "comm_close", close);
-                    }
-                });
-                return None;
-            }
-            "comm_msg" | "comm_close" => {
-                self.with_status(request, || self.comms.lock().unwrap().receive(&request.header.msg_type, &content));
-                return None;
-            }
-            "interrupt_request" => {
-                self.interpreter.interrupt();
-                let _ = self.input_answers.send(None);
-                json!({ "status": "ok" })
-            }
-            "shutdown_request" => {
-                let restart = content.get("restart").and_then(Value::as_bool).unwrap_or(false);
-                self.interpreter.shut_down();
-                self.reply(channel, request, json!({ "status": "ok", "restart": restart }));
-                self.publish(Some(request), "shutdown_reply", json!({ "status": "ok", "restart": restart }));
-                return Some(restart);
-            }
-            other => {
-                tracing::warn!("unknown request type {other} on {channel:?}");
-                bad_request(&format!("rustpar does not handle {other} messages."))
-            }
-        };
-        self.with_status(request, || self.reply(channel, request, reply));
-        None
-    }
-
-    fn kernel_info(&self) -> Value {
+    fn kernel_info(&self, _request: &JupyterMessage, _content: &Value) -> Option<Value> {
         let link = |text: &str, url: &str| json!({ "text": text, "url": url });
-        json!({
+        Some(json!({
             "status": "ok",
             "protocol_version": PROTOCOL_VERSION,
             "implementation": "rustpar",
@@ -204,50 +215,100 @@ impl Kernel {
                 link("ndarray (arrays)", "https://docs.rs/ndarray/"),
             ],
             "debugger": false,
+        }))
+    }
+
+    fn is_complete(&self, _request: &JupyterMessage, content: &Value) -> Option<Value> {
+        let code = content.get("code").and_then(Value::as_str).unwrap_or_default();
+        Some(match is_complete(code) {
+            Completeness::Complete => json!({ "status": "complete" }),
+            Completeness::Incomplete { indent } => json!({ "status": "incomplete", "indent": indent }),
+            Completeness::Invalid => json!({ "status": "invalid" }),
         })
     }
 
+    fn history(&self, _request: &JupyterMessage, content: &Value) -> Option<Value> {
+        let history = self.history.lock().unwrap().answer(content);
+        Some(json!({ "status": "ok", "history": history }))
+    }
+
+    fn comm_info(&self, _request: &JupyterMessage, content: &Value) -> Option<Value> {
+        let target = content.get("target_name").and_then(Value::as_str);
+        Some(json!({ "status": "ok", "comms": self.comms.lock().unwrap().info(target) }))
+    }
+
+    fn comm_open(&self, request: &JupyterMessage, content: &Value) -> Option<Value> {
+        if let Some(close) = self.comms.lock().unwrap().open(content) {
+            self.publish(Some(request), "comm_close", close);
+        }
+        None
+    }
+
+    fn comm_message(&self, request: &JupyterMessage, content: &Value) -> Option<Value> {
+        self.comms.lock().unwrap().receive(&request.header.msg_type, content);
+        None
+    }
+
+    fn interrupt(&self, _request: &JupyterMessage, _content: &Value) -> Option<Value> {
+        self.stop_running_cell();
+        Some(json!({ "status": "ok" }))
+    }
+
+    /// Stops the running cell, and ends a wait for input.
+    fn stop_running_cell(&self) {
+        self.interpreter.interrupt();
+        let _ = self.input_answers.send(None);
+    }
+
+    /// Answered at once, whatever a cell is doing: the interpreter ends a
+    /// running cell rather than waiting for it.
+    fn shutdown(&self, channel: Channel, request: &JupyterMessage, content: &Value) -> bool {
+        let restart = content.get("restart").and_then(Value::as_bool).unwrap_or(false);
+        self.with_status(request, || {
+            self.interpreter.shut_down();
+            self.reply(channel, request, json!({ "status": "ok", "restart": restart }));
+            self.publish(Some(request), "shutdown_reply", json!({ "status": "ok", "restart": restart }));
+        });
+        restart
+    }
+
     /// The shell thread: runs queued requests in order.
-    fn run_queue(self: Arc<Kernel>, queue: &crossbeam_channel::Receiver<JupyterMessage>) {
-        for request in queue {
+    fn run_queue(self: Arc<Kernel>, queue: &crossbeam_channel::Receiver<QueuedRequest>) {
+        for QueuedRequest { handler, request } in queue {
             let content = content_json(&request);
-            let code = content.get("code").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let cursor = content.get("cursor_pos").and_then(Value::as_u64).unwrap_or(code.len() as u64) as usize;
-            let cursor = char_to_byte(&code, cursor);
-            match request.header.msg_type.as_str() {
-                "execute_request" => {
-                    let stop_on_error = content.get("stop_on_error").and_then(Value::as_bool).unwrap_or(true);
-                    let aborted = self.with_status(&request, || {
-                        let (reply, failed) = self.execute(&request, &content, &code);
-                        // What was queued behind a failed cell is aborted, not what the
-                        // client sends after seeing the failure: take it before replying.
-                        let aborted: Vec<JupyterMessage> = if failed && stop_on_error { queue.try_iter().collect() } else { Vec::new() };
-                        self.outbox.send(Channel::Shell, reply);
-                        aborted
-                    });
-                    for request in aborted {
-                        self.abort(&request);
-                    }
-                }
-                "complete_request" => self.with_status(&request, || {
-                    let found = self.interpreter.complete(&code, cursor);
-                    let reply = json!({
-                        "status": "ok",
-                        "matches": found.matches,
-                        "cursor_start": byte_to_char(&code, found.start),
-                        "cursor_end": byte_to_char(&code, found.end),
-                        "metadata": {},
-                    });
-                    self.reply(Channel::Shell, &request, reply);
-                }),
-                "inspect_request" => self.with_status(&request, || {
-                    let found = self.interpreter.inspect(&code, cursor);
-                    let reply = json!({ "status": "ok", "found": found.is_some(), "data": found.unwrap_or_default(), "metadata": {} });
-                    self.reply(Channel::Shell, &request, reply);
-                }),
-                _ => unreachable!("only evaluator requests are queued"),
+            let stop_on_error = content.get("stop_on_error").and_then(Value::as_bool).unwrap_or(true);
+            let aborted = self.with_status(&request, || {
+                let answer = handler(&self, &request, &content);
+                // What was queued behind a failed cell is aborted, not what the
+                // client sends after seeing the failure: take it before replying.
+                let aborted: Vec<QueuedRequest> = if answer.failed && stop_on_error { queue.try_iter().collect() } else { Vec::new() };
+                self.outbox.send(Channel::Shell, answer.reply);
+                aborted
+            });
+            for queued in aborted {
+                self.abort(&queued.request);
             }
         }
+    }
+
+    fn complete(&self, request: &JupyterMessage, content: &Value) -> QueuedReply {
+        let (code, cursor) = code_and_cursor(content);
+        let found = self.interpreter.complete(code, cursor);
+        let reply = json!({
+            "status": "ok",
+            "matches": found.matches,
+            "cursor_start": byte_to_char(code, found.start),
+            "cursor_end": byte_to_char(code, found.end),
+            "metadata": {},
+        });
+        QueuedReply { reply: message(Some(request), "complete_reply", reply), failed: false }
+    }
+
+    fn inspect(&self, request: &JupyterMessage, content: &Value) -> QueuedReply {
+        let (code, cursor) = code_and_cursor(content);
+        let found = self.interpreter.inspect(code, cursor);
+        let reply = json!({ "status": "ok", "found": found.is_some(), "data": found.unwrap_or_default(), "metadata": {} });
+        QueuedReply { reply: message(Some(request), "inspect_reply", reply), failed: false }
     }
 
     /// Answers a request queued behind a failed cell, as ipykernel does when
@@ -259,8 +320,9 @@ impl Kernel {
         });
     }
 
-    /// Runs one cell; returns its reply and whether it failed.
-    fn execute(&self, request: &JupyterMessage, content: &Value, code: &str) -> (JupyterMessage, bool) {
+    /// Runs one cell.
+    fn execute(&self, request: &JupyterMessage, content: &Value) -> QueuedReply {
+        let code = content["code"].as_str().unwrap_or_default();
         let silent = content.get("silent").and_then(Value::as_bool).unwrap_or(false);
         let store_history = !silent && content.get("store_history").and_then(Value::as_bool).unwrap_or(true);
         let count = {
@@ -281,6 +343,8 @@ impl Kernel {
             answers: self.input_replies.clone(),
         });
         let (code_to_run, magics) = magics::split(code);
+        // Pages for the notebook's pager (the execute_reply's payload), as IPython's `?` gives.
+        let mut pages = Vec::new();
         for magic in &magics {
             match magic {
                 Magic::Timing => {
@@ -288,6 +352,18 @@ impl Kernel {
                     let state = if shown { "on: each cell now shows its compile and run times" } else { "off" };
                     sink.emit(Output::Text { stream: Stream::Stdout, text: format!("Timing is {state}.\n") });
                 }
+                Magic::Help => {
+                    let evcxr_help = self.interpreter.execute(":help", Arc::new(Discard)).outcome.ok().flatten();
+                    let evcxr_help = evcxr_help.as_ref().and_then(|data| data.get("text/plain")).and_then(Value::as_str).unwrap_or_default();
+                    sink.emit(Output::Text { stream: Stream::Stdout, text: magics::help(evcxr_help) });
+                }
+                Magic::Doc(name) => match self.interpreter.inspect(name, name.len()) {
+                    Some(data) => pages.push(json!({ "source": "page", "data": data, "start": 0 })),
+                    None => sink.emit(Output::Text {
+                        stream: Stream::Stderr,
+                        text: format!("No documentation found for `{name}`: check its spelling, or write its path (`std::collections::HashMap`).\n"),
+                    }),
+                },
             }
         }
         let execution = if code_to_run.trim().is_empty() && !magics.is_empty() {
@@ -312,7 +388,7 @@ impl Kernel {
                     self.publish(Some(request), "execute_result", json!({ "execution_count": count, "data": data, "metadata": {} }));
                 }
                 let user_expressions = self.user_expressions(content);
-                (json!({ "status": "ok", "execution_count": count, "user_expressions": user_expressions, "payload": [] }), output_text)
+                (json!({ "status": "ok", "execution_count": count, "user_expressions": user_expressions, "payload": pages }), output_text)
             }
             Err(error) => {
                 if !silent {
@@ -331,7 +407,7 @@ impl Kernel {
         if store_history {
             self.history.lock().unwrap().record(count, code, output_text.as_deref());
         }
-        (message(Some(request), "execute_reply", reply).with_metadata(metadata), failed)
+        QueuedReply { reply: message(Some(request), "execute_reply", reply).with_metadata(metadata), failed }
     }
 
     /// Evaluates each user expression as a silent cell of its own.
@@ -447,6 +523,13 @@ fn parent_of(header: Header, identities: Vec<bytes::Bytes>) -> JupyterMessage {
     parent.header = header;
     parent.zmq_identities = identities;
     parent
+}
+
+/// The code of a completion or inspection, and its cursor as a byte offset.
+fn code_and_cursor(content: &Value) -> (&str, usize) {
+    let code = content["code"].as_str().unwrap_or_default();
+    let cursor = content.get("cursor_pos").and_then(Value::as_u64).map_or(code.len(), |cursor| char_to_byte(code, cursor as usize));
+    (code, cursor)
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -27,9 +27,7 @@ pub struct History {
 
 /// The default history file: `$RUSTPAR_HISTORY`, else the user's data folder.
 pub fn default_path() -> Option<PathBuf> {
-    std::env::var_os("RUSTPAR_HISTORY")
-        .map(PathBuf::from)
-        .or_else(|| dirs::data_dir().map(|dir| dir.join("rustpar").join("history.jsonl")))
+    std::env::var_os("RUSTPAR_HISTORY").map(PathBuf::from).or_else(|| dirs::data_dir().map(|dir| dir.join("rustpar").join("history.jsonl")))
 }
 
 impl History {

@@ -22,6 +22,7 @@ pub mod history;
 pub mod interpreter;
 pub mod is_complete;
 pub mod kernelspec;
+pub mod log_throttle;
 pub mod magics;
 pub mod outputs;
 pub mod spare;

@@ -1,28 +1,98 @@
-//! Commands the kernel itself answers; evcxr answers the rest (`:dep`, `:vars`,
-//! `:help`, ...). A magic is a line of its own in a cell.
+//! The commands rustpar answers itself, in one registry; evcxr answers the
+//! rest (`:dep`, `:vars`, ...). A command is a line of its own in a cell.
+//!
+//! [`COMMANDS`] is what `:help` lists first; [`split`] takes the kernel's
+//! commands out of a cell, leaving the rest for the evaluator. `:mpi` is read
+//! by the evaluator (it turns the whole cell into an MPI program), but is
+//! listed here so that `:help` shows it.
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Magic {
-    /// `:timing` toggles showing each cell's compile and run times under it.
-    Timing,
+/// A line command or a cell command, for the help text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Acts on its own; the rest of the cell runs as usual.
+    Line,
+    /// Changes how the whole cell runs; it must be the cell's first line.
+    Cell,
 }
 
-/// Takes the kernel's magics out of `code`, leaving the rest for evcxr. Lines
-/// keep their places (a magic becomes an empty line), so that compile errors
-/// still point at the right line.
+/// One of rustpar's commands, as `:help` shows it.
+#[derive(Debug)]
+pub struct Command {
+    pub usage: &'static str,
+    pub help: &'static str,
+    pub scope: Scope,
+}
+
+/// rustpar's commands. evcxr's own help lists those of evcxr; a command
+/// named here replaces evcxr's line of the same name.
+pub const COMMANDS: &[Command] = &[
+    Command { usage: ":timing", help: "Show each cell's compile and run times under it; again to stop", scope: Scope::Line },
+    Command {
+        usage: ":mpi -n N [--timeout SECS] [--hostfile FILE] [-- MPIRUN ARGS]",
+        help: "Run the rest of the cell as an MPI program on N ranks under mpirun",
+        scope: Scope::Cell,
+    },
+    Command { usage: ":doc NAME", help: "Show the documentation of NAME (a type, function or method) in the pager", scope: Scope::Line },
+    Command { usage: "?NAME", help: "The same as :doc NAME (`NAME?` is Rust's `?` operator, so it stays Rust)", scope: Scope::Line },
+    Command { usage: ":help", help: "List these commands, then evcxr's", scope: Scope::Line },
+];
+
+/// A command the kernel carries out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Magic {
+    Timing,
+    Help,
+    /// The documentation of a name, for the pager.
+    Doc(String),
+}
+
+/// Takes the kernel's commands out of `code`, leaving the rest for evcxr.
+/// Lines keep their places (a command becomes an empty line), so that
+/// compile errors still point at the right line.
 pub fn split(code: &str) -> (String, Vec<Magic>) {
     let mut magics = Vec::new();
     let rest: Vec<&str> = code
         .lines()
-        .map(|line| match line.trim() {
-            ":timing" => {
-                magics.push(Magic::Timing);
+        .map(|line| match parse(line.trim()) {
+            Some(magic) => {
+                magics.push(magic);
                 ""
             }
-            _ => line,
+            None => line,
         })
         .collect();
     (rest.join("\n"), magics)
+}
+
+fn parse(line: &str) -> Option<Magic> {
+    let is_name = |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_:<>".contains(c));
+    match line {
+        ":timing" => Some(Magic::Timing),
+        ":help" => Some(Magic::Help),
+        _ => {
+            let name = line.strip_prefix(":doc ").or_else(|| line.strip_prefix('?'))?.trim();
+            is_name(name).then(|| Magic::Doc(name.to_owned()))
+        }
+    }
+}
+
+/// The help text: rustpar's commands, then `evcxr_help` (evcxr's own list)
+/// without the lines of the commands rustpar replaces.
+pub fn help(evcxr_help: &str) -> String {
+    let width = COMMANDS.iter().map(|command| command.usage.len()).max().unwrap_or(0);
+    let mut text = String::from("rustpar's commands:\n");
+    for command in COMMANDS {
+        let scope = if command.scope == Scope::Cell { " (first line of a cell)" } else { "" };
+        text.push_str(&format!("{:width$}  {}{scope}\n", command.usage, command.help));
+    }
+    let replaced = |line: &str| COMMANDS.iter().any(|command| line.split_whitespace().next() == command.usage.split_whitespace().next());
+    let evcxr: Vec<&str> = evcxr_help.lines().filter(|line| !replaced(line)).collect();
+    if !evcxr.is_empty() {
+        text.push_str("\nevcxr's commands:\n");
+        text.push_str(&evcxr.join("\n"));
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -30,8 +100,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timing_lines_are_taken_out_in_place() {
+    fn commands_are_taken_out_in_place() {
         assert_eq!(split(":timing\n1 + 1"), ("\n1 + 1".to_owned(), vec![Magic::Timing]));
         assert_eq!(split(":dep rayon = \"1\""), (":dep rayon = \"1\"".to_owned(), vec![]));
+        assert_eq!(split("?Vec"), (String::new(), vec![Magic::Doc("Vec".into())]));
+        assert_eq!(split("?HashMap::new"), (String::new(), vec![Magic::Doc("HashMap::new".into())]));
+        assert_eq!(split(":doc par_iter\n:help"), ("\n".to_owned(), vec![Magic::Doc("par_iter".into()), Magic::Help]));
+    }
+
+    #[test]
+    fn rust_code_with_question_marks_is_left_alone() {
+        for code in ["let v = parse(text)?;", "x?", "f()?;", "? x", "?"] {
+            assert_eq!(split(code).1, vec![], "{code}");
+        }
+    }
+
+    #[test]
+    fn help_lists_rustpars_commands_and_evcxrs_others() {
+        let text = help(
+            ":dep            Add dependency\n:timing         Toggle printing of how long evaluations take\n:vars           List bound variables",
+        );
+        assert!(text.contains(":mpi -n N"), "{text}");
+        assert!(text.contains(":vars"), "{text}");
+        assert_eq!(text.matches(":timing").count(), 1, "evcxr's :timing line is replaced: {text}");
     }
 }

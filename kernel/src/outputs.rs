@@ -16,10 +16,20 @@ pub enum Stream {
 /// One output of a running cell.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    Text { stream: Stream, text: String },
+    Text {
+        stream: Stream,
+        text: String,
+    },
     /// A rich output; `update` replaces the output shown under `display_id`.
-    Display { data: Map<String, Value>, metadata: Map<String, Value>, display_id: Option<String>, update: bool },
-    ClearOutput { wait: bool },
+    Display {
+        data: Map<String, Value>,
+        metadata: Map<String, Value>,
+        display_id: Option<String>,
+        update: bool,
+    },
+    ClearOutput {
+        wait: bool,
+    },
 }
 
 /// Why a cell could not read a line of input.

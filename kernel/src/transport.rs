@@ -5,14 +5,15 @@
 //! messages the dispatcher hands back. It knows nothing of what a message
 //! means. A message whose signature does not verify is logged and dropped.
 
+use crate::log_throttle::{self, LogThrottle};
 use anyhow::{Context, Result};
 use jupyter_protocol::{ConnectionInfo, Header, IoPubWelcome, JupyterMessage, JupyterMessageContent, UnknownMessage};
-use serde_json::Value;
 use jupyter_zmq_client::{
-    Connection, RawMessage, RouterRecvConnection, RouterSendConnection, SubscriptionEvent,
-    create_kernel_control_connection, create_kernel_heartbeat_connection, create_kernel_iopub_xpub_connection,
-    create_kernel_shell_connection, create_kernel_stdin_connection, parse_subscription_message,
+    Connection, RawMessage, RouterRecvConnection, RouterSendConnection, SubscriptionEvent, create_kernel_control_connection,
+    create_kernel_heartbeat_connection, create_kernel_iopub_xpub_connection, create_kernel_shell_connection, create_kernel_stdin_connection,
+    parse_subscription_message,
 };
+use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use zeromq::SocketRecv;
 
@@ -28,10 +29,14 @@ pub enum Channel {
 /// A request that arrived, or why it could not be read.
 #[derive(Debug)]
 pub enum Incoming {
-    Request(JupyterMessage),
+    Request(Box<JupyterMessage>),
     /// Well signed, but its content is not a JSON object: answerable, since
     /// its header and sender are known.
-    Malformed { header: Header, identities: Vec<bytes::Bytes>, reason: String },
+    Malformed {
+        header: Header,
+        identities: Vec<bytes::Bytes>,
+        reason: String,
+    },
 }
 
 /// Messages on their way out, to be written in order per socket.
@@ -41,6 +46,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// An outbox and the receiving end of what is sent through it.
+    pub fn new() -> (Outbox, UnboundedReceiver<(Channel, JupyterMessage)>) {
+        let (sender, messages) = unbounded_channel();
+        (Outbox { sender }, messages)
+    }
+
     pub fn send(&self, channel: Channel, message: JupyterMessage) {
         // Fails only when the kernel is shutting down, when nothing need be sent.
         let _ = self.sender.send((channel, message));
@@ -57,18 +68,16 @@ pub struct Inboxes {
 /// Binds every socket of `info` and starts the tasks that serve them.
 pub async fn serve(info: &ConnectionInfo, session_id: &str) -> Result<(Outbox, Inboxes)> {
     let (shell_out, shell_in) = create_kernel_shell_connection(info, session_id).await.context("binding the shell socket")?.split();
-    let (control_out, control_in) =
-        create_kernel_control_connection(info, session_id).await.context("binding the control socket")?.split();
+    let (control_out, control_in) = create_kernel_control_connection(info, session_id).await.context("binding the control socket")?.split();
     let (stdin_out, stdin_in) = create_kernel_stdin_connection(info, session_id).await.context("binding the stdin socket")?.split();
     let iopub = create_kernel_iopub_xpub_connection(info, session_id).await.context("binding the iopub socket")?;
     let mut heartbeat = create_kernel_heartbeat_connection(info).await.context("binding the heartbeat socket")?;
 
-    tokio::spawn(async move {
-        while heartbeat.single_heartbeat().await.is_ok() {}
-    });
-    let inboxes = Inboxes { shell: read_requests(shell_in, "shell"), control: read_requests(control_in, "control"), stdin: read_requests(stdin_in, "stdin") };
+    tokio::spawn(async move { while heartbeat.single_heartbeat().await.is_ok() {} });
+    let inboxes =
+        Inboxes { shell: read_requests(shell_in, "shell"), control: read_requests(control_in, "control"), stdin: read_requests(stdin_in, "stdin") };
 
-    let (sender, mut outgoing) = unbounded_channel::<(Channel, JupyterMessage)>();
+    let (outbox, mut outgoing) = Outbox::new();
     let (iopub_sender, iopub_messages) = unbounded_channel();
     tokio::spawn(publish(iopub, iopub_messages));
     let mut writers = [(Channel::Shell, shell_out), (Channel::Control, control_out), (Channel::Stdin, stdin_out)].map(|(channel, connection)| {
@@ -85,12 +94,13 @@ pub async fn serve(info: &ConnectionInfo, session_id: &str) -> Result<(Outbox, I
             let _ = queue.send(message);
         }
     });
-    Ok((Outbox { sender }, inboxes))
+    Ok((outbox, inboxes))
 }
 
 fn read_requests(mut connection: RouterRecvConnection, name: &'static str) -> UnboundedReceiver<Incoming> {
     let (sender, receiver) = unbounded_channel();
     tokio::spawn(async move {
+        let mut dropped = LogThrottle::default();
         loop {
             let frames = match connection.socket.recv().await {
                 Ok(frames) => frames,
@@ -106,9 +116,13 @@ fn read_requests(mut connection: RouterRecvConnection, name: &'static str) -> Un
                             return;
                         }
                     }
-                    Err(reason) => tracing::warn!("dropped an unreadable message on {name}: {reason}"),
+                    Err(reason) => log_throttle::warn(&mut dropped, &format!("messages dropped on {name}"), || {
+                        format!("dropped an unreadable message on {name}: {reason}")
+                    }),
                 },
-                Err(error) => tracing::warn!("dropped a message on {name} that is not a signed Jupyter message: {error}"),
+                Err(error) => log_throttle::warn(&mut dropped, &format!("messages dropped on {name}"), || {
+                    format!("dropped a message on {name} that is not a signed Jupyter message: {error}")
+                }),
             }
         }
     });
@@ -130,7 +144,7 @@ fn decode(raw: RawMessage) -> Result<Incoming, String> {
         Err(reason) => return Ok(Incoming::Malformed { header, identities, reason }),
     };
     let metadata = part(2).unwrap_or_default();
-    Ok(Incoming::Request(JupyterMessage {
+    Ok(Incoming::Request(Box::new(JupyterMessage {
         zmq_identities: identities,
         parent_header: part(1).ok().and_then(|parent| serde_json::from_value(parent).ok()),
         content: JupyterMessageContent::UnknownMessage(UnknownMessage { msg_type: header.msg_type.clone(), content }),
@@ -138,7 +152,7 @@ fn decode(raw: RawMessage) -> Result<Incoming, String> {
         metadata,
         buffers: raw.jparts.get(4..).map(<[_]>::to_vec).unwrap_or_default(),
         channel: None,
-    }))
+    })))
 }
 
 async fn write_replies(mut connection: RouterSendConnection, mut messages: UnboundedReceiver<JupyterMessage>) {

@@ -26,9 +26,9 @@
 //! assert_eq!(total, 999_999);
 //! ```
 
+use crate::session::state;
 use rayon::iter::ParallelIterator;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The payload of the panic that stops an interrupted cell.
@@ -40,24 +40,13 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy)]
 pub struct Interrupted;
 
-/// The kernel's flag, when this code runs in a rustpar cell process.
-fn flag() -> Option<&'static AtomicBool> {
-    static FLAG: OnceLock<Option<&'static AtomicBool>> = OnceLock::new();
-    *FLAG.get_or_init(|| {
-        let address: usize = std::env::var(rustpar_wire::INTERRUPT_FLAG_ENV).ok()?.parse().ok()?;
-        // SAFETY: the cell process publishes the address of a static AtomicBool
-        // that lives as long as the process, and this code runs in that process.
-        (address != 0).then(|| unsafe { &*(address as *const AtomicBool) })
-    })
-}
-
 /// True once the person at the notebook has asked the running cell to stop.
 ///
 /// ```
 /// assert!(!rustpar::prelude::interrupted());
 /// ```
 pub fn interrupted() -> bool {
-    flag().is_some_and(|flag| flag.load(Ordering::Relaxed))
+    state().interrupt.load(Ordering::Relaxed)
 }
 
 /// Stops the cell if it was interrupted, keeping the session's variables.
@@ -73,19 +62,16 @@ pub fn check_interrupt() {
         std::panic::panic_any(Interrupted);
     }
     // A new cell: the next interrupt is reported to the kernel again.
-    if REPORTED.load(Ordering::Relaxed) {
-        REPORTED.store(false, Ordering::Relaxed);
+    let reported = &state().interrupt_reported;
+    if reported.load(Ordering::Relaxed) {
+        reported.store(false, Ordering::Relaxed);
     }
 }
 
-/// Set once the stop of an interrupted cell has been reported to the kernel,
-/// so that a parallel loop whose every thread stops does not report it again
-/// for each of them.
-static REPORTED: AtomicBool = AtomicBool::new(false);
-
-/// True the first time it is called after an interrupt (until the next cell).
+/// True the first time it is called after an interrupt (until the next cell),
+/// so that a parallel loop whose every thread stops reports the stop once.
 pub(crate) fn first_report_of_interrupt() -> bool {
-    !REPORTED.swap(true, Ordering::Relaxed)
+    !state().interrupt_reported.swap(true, Ordering::Relaxed)
 }
 
 /// Adds `.interruptible()` to rayon's parallel iterators: a loop that stops

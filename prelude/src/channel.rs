@@ -38,8 +38,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use crossbeam_channel::{
-    Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError, TrySendError, after, bounded, never,
-    select, tick, unbounded,
+    Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError, TrySendError, after, bounded, never, select, tick,
+    unbounded,
 };
 
 /// How long one slice of an interruptible wait lasts.
@@ -345,9 +345,8 @@ mod tests {
 
     #[test]
     fn a_worker_panic_is_raised_with_its_message() {
-        let result = std::panic::catch_unwind(|| {
-            pipeline(1, 0..10, 2, |x: i32| if x == 3 { panic!("bad item {x}") } else { x }, |results| results.count())
-        });
+        let result =
+            std::panic::catch_unwind(|| pipeline(1, 0..10, 2, |x: i32| if x == 3 { panic!("bad item {x}") } else { x }, |results| results.count()));
         let payload = result.expect_err("the pipeline panics");
         let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
         assert_eq!(message, "bad item 3");
@@ -355,9 +354,8 @@ mod tests {
 
     #[test]
     fn a_worker_panic_stops_an_endless_pipeline() {
-        let result = std::panic::catch_unwind(|| {
-            pipeline(2, 0u64.., 2, |x| if x == 100 { panic!("stop at {x}") } else { x }, |results| results.count())
-        });
+        let result =
+            std::panic::catch_unwind(|| pipeline(2, 0u64.., 2, |x| if x == 100 { panic!("stop at {x}") } else { x }, |results| results.count()));
         let payload = result.expect_err("the pipeline panics");
         assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("stop at 100"));
     }

@@ -24,7 +24,7 @@ use crate::session::send;
 use base64::Engine as _;
 use rustpar_wire::{Display, EVCXR_CONTENT_BEGIN, EVCXR_CONTENT_END, Message};
 use serde_json::{Map, Value};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Shows a MIME bundle: several renderings of one output, of which the
 /// notebook picks the richest it can show. The building block of every other
@@ -155,8 +155,10 @@ impl DisplayHandle {
     /// assert!(handle.id().starts_with("rustpar-"));
     /// ```
     pub fn new() -> DisplayHandle {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let id = format!("rustpar-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        // One counter per session (each cell has its own copy of this crate);
+        // the pid tells a restarted cell process's ids from the last one's.
+        let number = crate::session::state().next_display_id.fetch_add(1, Ordering::Relaxed);
+        let id = format!("rustpar-{}-{number}", std::process::id());
         DisplayHandle { id, shown: AtomicBool::new(false) }
     }
 

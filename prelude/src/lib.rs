@@ -49,9 +49,9 @@ pub mod array;
 pub mod cancel;
 pub mod channel;
 pub mod display;
+pub mod gpu;
 #[cfg(feature = "mpi")]
 pub mod mpi;
-pub mod gpu;
 pub mod plot;
 pub mod pool;
 #[doc(hidden)]
@@ -69,27 +69,27 @@ pub use tokio;
 /// Everything a notebook cell gets from `use rustpar::prelude::*;`.
 pub mod prelude {
     pub use crate::array::{
-        Array, Array1, Array2, Array3, ArrayBase, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewMut, ArrayViewMut1, ArrayViewMut2,
-        Axis, Dim, Ix1, Ix2, Ix3, IxDyn, IxDynImpl, OwnedRepr, SeededRng, ViewRepr, ShapeBuilder, Zip, array, azip, ndarray, par_azip, random_array, random_normal, random_vec, s,
+        Array, Array1, Array2, Array3, ArrayBase, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewMut, ArrayViewMut1, ArrayViewMut2, Axis, Dim,
+        Ix1, Ix2, Ix3, IxDyn, IxDynImpl, OwnedRepr, SeededRng, ShapeBuilder, ViewRepr, Zip, array, azip, ndarray, par_azip, random_array,
+        random_normal, random_vec, s,
     };
     pub use crate::cancel::{Interruptible, check_interrupt, interrupted, sleep};
     pub use crate::channel::{
-        Receiver, RecvChecked, RecvError, RecvTimeoutError, Results, SendChecked, SendError, SendTimeoutError, Sender, TryRecvError,
-        TrySendError, after, bounded, never, pipeline, select, tick, unbounded,
-    };
-    pub use crate::display::{
-        DisplayHandle, ParWithProgress, Progress, Row, Table, Tabular, WithProgress, bundle, clear_output, html, markdown, png, progress,
-        svg, table,
+        Receiver, RecvChecked, RecvError, RecvTimeoutError, Results, SendChecked, SendError, SendTimeoutError, Sender, TryRecvError, TrySendError,
+        after, bounded, never, pipeline, select, tick, unbounded,
     };
     pub use crate::display::ShowResult as _;
+    pub use crate::display::{
+        DisplayHandle, ParWithProgress, Progress, Row, Table, Tabular, WithProgress, bundle, clear_output, html, markdown, png, progress, svg, table,
+    };
     pub use crate::gpu::{
         ElementwiseKernel, GpuArray, GpuError, GpuInfo, GpuStream, RawKernel, gpu_available, gpu_info, gpu_synchronize, gpu_timeit,
     };
     pub use crate::plot::{Plot, bar, histogram, line, scatter};
     pub use crate::pool::{ThreadPool, cores, current_num_threads, join, on_threads, pool, scope, thread};
     pub use crate::sync::{
-        Arc, AtomicBool, AtomicI32, AtomicI64, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Barrier, Condvar, Mutex, OnceLock,
-        Ordering, Permit, Race, RwLock, Semaphore, race_demo,
+        Arc, AtomicBool, AtomicI32, AtomicI64, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Barrier, Condvar, Mutex, OnceLock, Ordering, Permit,
+        Race, RwLock, Semaphore, race_demo,
     };
     pub use crate::timeline::{Span, Timeline};
     pub use crate::timing::{Comparison, Scaling, Timing, compare, measure, scaling, timeit};

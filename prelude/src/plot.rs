@@ -357,11 +357,7 @@ impl Plot {
         let labels: Vec<String> = labels.into_iter().map(|l| l.to_string()).collect();
         let values = values.values();
         if labels.len() != values.len() {
-            panic!(
-                "bar series {name:?}: {} labels but {} values; give one value for each label",
-                labels.len(),
-                values.len()
-            );
+            panic!("bar series {name:?}: {} labels but {} values; give one value for each label", labels.len(), values.len());
         }
         if let Some(first) = self.series.iter().find_map(|s| match &s.kind {
             Kind::Bar { labels, .. } => Some(labels),
@@ -592,7 +588,9 @@ impl Plot {
                     }
                 }
                 Kind::Scatter { xs, ys } => {
-                    let drawn = chart.draw_series(finite(&scaled(xs, self.log_x), &scaled(ys, self.log_y)).into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+                    let drawn = chart.draw_series(
+                        finite(&scaled(xs, self.log_x), &scaled(ys, self.log_y)).into_iter().map(|p| Circle::new(p, 3, color.filled())),
+                    )?;
                     if !name.is_empty() {
                         drawn.label(name).legend(move |(x, y)| Circle::new((x + 10, y), 3, color.filled()));
                     }
@@ -769,7 +767,8 @@ mod tests {
 
     #[test]
     fn bars_are_labelled_with_their_categories() {
-        let svg = Plot::new("Bars").bar("time", ["alpha", "beta", "gamma"], [3.0, 1.0, 2.0]).bar("other", ["alpha", "beta", "gamma"], [1, 2, 3]).svg();
+        let svg =
+            Plot::new("Bars").bar("time", ["alpha", "beta", "gamma"], [3.0, 1.0, 2.0]).bar("other", ["alpha", "beta", "gamma"], [1, 2, 3]).svg();
         for text in ["Bars", "time", "other", "alpha", "beta", "gamma"] {
             assert!(svg.contains(text), "{text:?} missing from the chart");
         }

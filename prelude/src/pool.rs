@@ -52,6 +52,8 @@ pub fn pool(threads: usize) -> ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("rustpar-pool-{i}"))
+        // A task of `spawn` that panics fails the cell instead of aborting the process.
+        .panic_handler(crate::session::report_task_panic)
         .build()
         .unwrap_or_else(|error| panic!("could not start a pool of {threads} threads: {error}"))
 }
@@ -82,8 +84,7 @@ mod tests {
 
     #[test]
     fn pool_threads_are_named() {
-        let names: Vec<String> =
-            on_threads(2, || (0..4).into_par_iter().map(|_| thread::current().name().unwrap_or("").to_owned()).collect());
+        let names: Vec<String> = on_threads(2, || (0..4).into_par_iter().map(|_| thread::current().name().unwrap_or("").to_owned()).collect());
         assert!(names.iter().all(|name| name.starts_with("rustpar-pool-")), "{names:?}");
     }
 

@@ -1,15 +1,54 @@
-//! What the kernel runs once in each new cell process (hidden from students).
+//! How the prelude meets the kernel (hidden from students).
 //!
-//! [`attach`] installs a panic hook that reports panics to the kernel, so that
-//! a panicking cell is an error with its message, and starts threads that
-//! flush stdout often (so that `print!` without a newline shows up while the
-//! cell runs) and whenever the cell process asks, at the end of each cell (so
-//! that nothing printed arrives after the cell's reply).
+//! [`attach`] runs once in each new cell process: it installs a panic hook
+//! that reports panics to the kernel, so that a panicking cell is an error
+//! with its message, and starts threads that flush stdout often (so that
+//! `print!` without a newline shows up while the cell runs) and whenever the
+//! cell process asks, at the end of each cell (so that nothing printed arrives
+//! after the cell's reply).
+//!
+//! Every cell links its own copy of this crate, statics included. [`state`]
+//! is the session's one state, which lives in the cell process; and
+//! [`enter_cell`], which the kernel puts before each cell's code, sets up
+//! what each copy has of its own: rayon's global pool.
 
-use rustpar_wire::{FLUSH_REQUEST_FD_ENV, Message, Panic, SourceLocation};
+use rustpar_wire::{FLUSH_REQUEST_FD_ENV, Failure, Message, Panic, SessionState, SourceLocation};
 use std::io::{Read, Write};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
+
+/// The session's state: the cell process's when this code runs in one,
+/// otherwise (tests, `:mpi` programs) this copy's own.
+pub(crate) fn state() -> &'static SessionState {
+    static STATE: OnceLock<&'static SessionState> = OnceLock::new();
+    STATE.get_or_init(|| {
+        static OWN: SessionState = SessionState::new();
+        // SAFETY: only the cell process sets the variable, to the address of
+        // its static state, for the code it runs.
+        unsafe { SessionState::from_environment() }.unwrap_or(&OWN)
+    })
+}
+
+/// Prepares this cell's copy of the prelude; the kernel calls it first in
+/// every cell. rayon's global pool is one per copy, and rayon aborts the whole
+/// process when a task started with `rayon::spawn` panics, unless the pool
+/// has a panic handler: this copy's pool gets one before the cell can use it.
+#[doc(hidden)]
+pub fn enter_cell() {
+    static POOL: Once = Once::new();
+    POOL.call_once(|| {
+        // Fails only if the cell's code could use the pool first, which it cannot.
+        let _ = rayon::ThreadPoolBuilder::new().panic_handler(report_task_panic).build_global();
+    });
+}
+
+/// A pool's panic handler: the panic hook has reported the panic already;
+/// this tells the kernel that no one else will, so the cell fails with it.
+pub(crate) fn report_task_panic(payload: Box<dyn std::any::Any + Send>) {
+    if !payload.is::<crate::cancel::Interrupted>() {
+        send(&Message::CellFailed(Failure::TaskPanicked));
+    }
+}
 
 /// Connects this process to the kernel. Idempotent.
 #[doc(hidden)]
@@ -38,9 +77,11 @@ pub fn attach() {
         }));
         std::thread::Builder::new()
             .name("rustpar-flush".into())
-            .spawn(|| loop {
-                std::thread::sleep(Duration::from_millis(50));
-                let _ = std::io::stdout().flush();
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(Duration::from_millis(50));
+                    let _ = std::io::stdout().flush();
+                }
             })
             .expect("the prelude can start its flushing thread");
         let requests = std::env::var(FLUSH_REQUEST_FD_ENV).ok().and_then(|fd| fd.parse::<i32>().ok());

@@ -29,9 +29,7 @@ use crate::cancel::check_interrupt;
 use std::fmt;
 use std::time::Duration;
 
-pub use std::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicI64, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
-};
+pub use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 pub use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A counting semaphore: at most `permits` threads hold a [`Permit`] at the
@@ -111,11 +109,7 @@ impl Semaphore {
             check_interrupt();
             available = self.count();
             if *available == 0 {
-                available = self
-                    .freed
-                    .wait_timeout(available, Duration::from_millis(20))
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .0;
+                available = self.freed.wait_timeout(available, Duration::from_millis(20)).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
             }
         }
         *available -= 1;

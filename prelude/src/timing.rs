@@ -209,11 +209,7 @@ fn sample(name: &str, work: &(impl Workload + ?Sized)) -> Timing {
 /// How many runs to measure after a warm-up run that took `warm_up`: as
 /// many as fit in about half a second, 3 to 50, or 1 for slow code.
 pub(crate) fn runs_after_warm_up(warm_up: Duration) -> usize {
-    if warm_up >= Duration::from_secs(1) {
-        1
-    } else {
-        ((BUDGET.as_secs_f64() / warm_up.as_secs_f64().max(1e-9)) as usize).clamp(3, MAX_RUNS)
-    }
+    if warm_up >= Duration::from_secs(1) { 1 } else { ((BUDGET.as_secs_f64() / warm_up.as_secs_f64().max(1e-9)) as usize).clamp(3, MAX_RUNS) }
 }
 
 /// Times `work`: one warm-up run, then as many runs as fit in about half a
@@ -274,9 +270,11 @@ impl Comparison {
     /// ```
     pub fn plot(&self) -> Plot {
         let (unit, scale) = unit_for(self.timings.iter().map(|t| t.median).max().unwrap_or_default());
-        Plot::new("Median time")
-            .y_label(format!("time ({unit})"))
-            .bar(format!("median ({unit})"), self.timings.iter().map(|t| &t.name), self.timings.iter().map(|t| t.secs() * scale).collect::<Vec<_>>())
+        Plot::new("Median time").y_label(format!("time ({unit})")).bar(
+            format!("median ({unit})"),
+            self.timings.iter().map(|t| &t.name),
+            self.timings.iter().map(|t| t.secs() * scale).collect::<Vec<_>>(),
+        )
     }
 
     /// Shows the table and the chart.

@@ -17,10 +17,7 @@ fn every_gpu_call_says_there_is_no_gpu() {
     let reason = gpu_info().expect_err("there is no GPU to describe");
     let text = reason.to_string();
     assert!(text.starts_with("GpuError: "), "{text}");
-    assert!(
-        text.contains("No CUDA driver was found") || text.contains("found no GPU device"),
-        "the error says which is missing: {text}"
-    );
+    assert!(text.contains("No CUDA driver was found") || text.contains("found no GPU device"), "the error says which is missing: {text}");
     assert!(text.contains("gpu_available()"), "the error says how to skip GPU code: {text}");
     assert_eq!(format!("{reason:?}"), text, "unwrap() shows the same sentence");
 

@@ -67,8 +67,10 @@ fn every_helper_stops_when_interrupted() {
         let _permit = s.acquire();
     });
     interrupted_after("timeit of an endless loop", || {
-        timeit("endless", || loop {
-            check_interrupt();
+        timeit("endless", || {
+            loop {
+                check_interrupt();
+            }
         });
     });
     interrupted_after("scaling of a slow workload", || {

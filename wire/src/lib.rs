@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod rank_link;
+mod session_state;
+
+pub use session_state::{SESSION_STATE_ENV, SESSION_STATE_LAYOUT, SessionState};
 
 /// The first byte of every rustpar protocol line.
 pub const MARK: char = '\u{1}';
@@ -33,9 +36,14 @@ pub const EVCXR_CONTENT_END: &str = "EVCXR_END_CONTENT";
 /// byte asks it to flush the cell's stdout and answer [`Message::Flushed`].
 pub const FLUSH_REQUEST_FD_ENV: &str = "RUSTPAR_FLUSH_FD";
 
-/// Environment variable holding the address of the child's interrupt flag
-/// (an `AtomicBool`), so that prelude code in the same process can poll it.
-pub const INTERRUPT_FLAG_ENV: &str = "RUSTPAR_INTERRUPT_FLAG";
+/// What the kernel runs once in a new cell process, before any cell, to
+/// connect the prelude to it (see the prelude's `session` module).
+pub const ATTACH_CODE: &str = "rustpar::session::attach();";
+
+/// The line the kernel puts before every cell's code: it prepares that cell's
+/// own copy of the prelude (rayon's global pool, in particular, whose
+/// spawned tasks must not abort the process when they panic).
+pub const ENTER_CELL_CODE: &str = "rustpar::session::enter_cell();";
 
 /// A rich output: MIME bundle, metadata and an optional display id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -87,6 +95,9 @@ pub enum Failure {
     Panicked,
     /// The cell returned an `Err` through `?`.
     ReturnedError,
+    /// A task with no one to hand its panic to (`rayon::spawn`) panicked;
+    /// the prelude's pool caught it, so the process and its variables live on.
+    TaskPanicked,
 }
 
 /// One protocol line, decoded.
@@ -95,7 +106,9 @@ pub enum Message {
     Stdout(String),
     Stderr(String),
     Display(Display),
-    ClearOutput { wait: bool },
+    ClearOutput {
+        wait: bool,
+    },
     Panic(Panic),
     CellFailed(Failure),
     /// The cell process has started running the compiled cell.
@@ -160,8 +173,14 @@ mod tests {
             Message::Stderr("".into()),
             Message::Display(Display { data, display_id: Some("d1".into()), update: true, ..Default::default() }),
             Message::ClearOutput { wait: true },
-            Message::Panic(Panic { message: "boom".into(), location: Some(SourceLocation { file: "src/lib.rs".into(), line: 7 }), thread: Some("main".into()), interrupted: false }),
+            Message::Panic(Panic {
+                message: "boom".into(),
+                location: Some(SourceLocation { file: "src/lib.rs".into(), line: 7 }),
+                thread: Some("main".into()),
+                interrupted: false,
+            }),
             Message::CellFailed(Failure::ReturnedError),
+            Message::CellFailed(Failure::TaskPanicked),
             Message::CellStarted,
             Message::Flushed,
         ];

@@ -12,21 +12,23 @@ const RED: &str = "\x1b[1;31m";
 const BLUE: &str = "\x1b[1;34m";
 const RESET: &str = "\x1b[0m";
 
-/// rustc's errors, each pointing into the cell.
-pub(crate) fn compile_error(code: &str, errors: &[evcxr::CompilationError]) -> CellError {
+/// rustc's errors, each pointing into the cell. `hidden_lines` lines of the
+/// kernel's own come before the cell's in the code that was compiled.
+pub(crate) fn compile_error(code: &str, hidden_lines: usize, errors: &[evcxr::CompilationError]) -> CellError {
     let lines: Vec<&str> = code.lines().collect();
-    let traceback: Vec<String> = errors.iter().map(|error| render_compile_error(error, &lines)).collect();
+    let traceback: Vec<String> = errors.iter().map(|error| render_compile_error(error, &lines, hidden_lines)).collect();
     let evalue = errors.first().map(|error| error.message()).unwrap_or_else(|| "the cell did not compile".into());
     CellError { ename: "CompileError".into(), evalue, traceback }
 }
 
-fn render_compile_error(error: &evcxr::CompilationError, lines: &[&str]) -> String {
+fn render_compile_error(error: &evcxr::CompilationError, lines: &[&str], hidden_lines: usize) -> String {
     let code = error.code().map(|code| format!("[{code}]")).unwrap_or_default();
     let mut text = format!("{RED}{}{code}{RESET}: {}\n", error.level(), error.message());
     for spanned in error.spanned_messages() {
         let Some(span) = &spanned.span else { continue };
-        let Some(line) = span.start_line.checked_sub(1).and_then(|index| lines.get(index)) else { continue };
-        let number = span.start_line.to_string();
+        let Some(number) = span.start_line.checked_sub(hidden_lines).filter(|&number| number > 0) else { continue };
+        let Some(line) = lines.get(number - 1) else { continue };
+        let number = number.to_string();
         let gutter = " ".repeat(number.len());
         let start = span.start_column.saturating_sub(1);
         let end = if span.end_line == span.start_line { span.end_column.saturating_sub(1) } else { line.chars().count() };
@@ -62,13 +64,34 @@ pub(crate) fn panic_error(panic: Option<Panic>, stderr_tail: &str, compiled: &Co
         Some(panic) => (panic.message, panic.location),
         None => (message_of_default_panic(stderr_tail).unwrap_or_else(|| "the cell panicked".into()), None),
     };
+    let mut error = located_panic(message, location.as_ref(), compiled);
+    error.traceback.push("The variables defined before this cell are kept; those the cell was creating are not.".into());
+    error
+}
+
+/// A panic in a task that had no one to hand it to (`rayon::spawn`): the
+/// prelude's pool caught it, and the process lives on. `cell_panicked` says
+/// whether the cell's own code then panicked too (so lost what it made).
+pub(crate) fn task_panic_error(panic: Panic, cell_panicked: bool, compiled: &CompiledCell) -> CellError {
+    let mut error = located_panic(panic.message, panic.location.as_ref(), compiled);
+    error.traceback.push(
+        "The panic happened in a task started with `rayon::spawn`, which has no handle to return it through. \
+         The pool caught it and keeps running."
+            .into(),
+    );
+    error.traceback.push(if cell_panicked {
+        "The variables defined before this cell are kept; those the cell was creating are not.".into()
+    } else {
+        "The cell's other work finished, and every variable is kept.".into()
+    });
+    error
+}
+
+fn located_panic(message: String, location: Option<&SourceLocation>, compiled: &CompiledCell) -> CellError {
     let mut error = CellError::new("Panic", message);
     if let Some(location) = location {
-        error.traceback.extend(panic_location(&location, compiled));
+        error.traceback.extend(panic_location(location, compiled));
     }
-    error.traceback.push(
-        "The variables defined before this cell are kept; those the cell was creating are not.".into(),
-    );
     error
 }
 
@@ -90,15 +113,18 @@ pub(crate) fn panic_location(location: &SourceLocation, compiled: &CompiledCell)
 }
 
 /// The cell line that became line `index` of the source: one with the same
-/// text, and among several, the one whose neighbours are there too.
+/// text, and among several, the one whose neighbours are there too. evcxr
+/// puts each statement on a line of its own, so a line that holds several
+/// statements is found by the one that ran.
 fn line_in_cell(source: &[&str], index: usize, cell: &[&str]) -> Option<usize> {
     let agreement = |candidate: usize| {
         let at = |line: usize| (index + line).checked_sub(candidate).and_then(|at| source.get(at));
         cell.iter().enumerate().filter(|(line, code)| at(*line).is_some_and(|source_line| source_line.trim() == code.trim())).count()
     };
-    (0..cell.len())
-        .filter(|&line| cell[line].trim() == source[index].trim())
-        .max_by_key(|&candidate| (agreement(candidate), std::cmp::Reverse(candidate)))
+    let wanted = source[index].trim();
+    let same =
+        (0..cell.len()).filter(|&line| cell[line].trim() == wanted).max_by_key(|&candidate| (agreement(candidate), std::cmp::Reverse(candidate)));
+    same.or_else(|| (0..cell.len()).find(|&line| cell[line].contains(wanted)))
 }
 
 /// A library's file from its crate's folder on (`ndarray-0.16.1/src/…`), not
@@ -139,9 +165,7 @@ pub(crate) fn returned_error(stderr_tail: &str) -> CellError {
 /// CamelCase ending in `Error`, then `: `.
 fn named_error(line: &str) -> Option<(&str, &str)> {
     let (name, message) = line.split_once(": ")?;
-    let is_name = name.ends_with("Error")
-        && name.starts_with(|c: char| c.is_ascii_uppercase())
-        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    let is_name = name.ends_with("Error") && name.starts_with(|c: char| c.is_ascii_uppercase()) && name.chars().all(|c| c.is_ascii_alphanumeric());
     is_name.then_some((name, message.trim()))
 }
 
@@ -215,6 +239,9 @@ mod tests {
         assert_eq!(at("src/lib.rs", 11), ["  at line 6 of the cell:", "      total += x;"]);
         assert_eq!(at("src/lib.rs", 3), ["  in code from an earlier cell:", "      values.push(x);"]);
         assert_eq!(at("src/lib.rs", 40), Vec::<String>::new());
+        let one_line = CompiledCell { file: "src/lib.rs", source: "fn run() {\nlet r = f();\nr.0\n}", cell: "let r = f(); r.0" };
+        let at_one = panic_location(&SourceLocation { file: "src/lib.rs".into(), line: 2 }, &one_line);
+        assert_eq!(at_one, ["  at line 1 of the cell:", "      let r = f();"]);
         let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/ndarray-0.16.1/src/arraytraits.rs";
         assert_eq!(at(registry, 12), ["  in ndarray-0.16.1/src/arraytraits.rs:12"]);
         assert_eq!(at("/rustc/0123abc/library/core/src/option.rs", 5), ["  in library/core/src/option.rs:5"]);

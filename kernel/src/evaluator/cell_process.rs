@@ -17,7 +17,7 @@
 //! - **SIGINT** sets the interrupt flag that the prelude's helpers poll, so a
 //!   cooperative cell stops without losing the session's variables.
 
-use rustpar_wire::{EVCXR_CONTENT_BEGIN, EVCXR_CONTENT_END, FLUSH_REQUEST_FD_ENV, Failure, INTERRUPT_FLAG_ENV, Message};
+use rustpar_wire::{EVCXR_CONTENT_BEGIN, EVCXR_CONTENT_END, FLUSH_REQUEST_FD_ENV, Failure, Message, SESSION_STATE_ENV, SessionState};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
@@ -40,9 +40,10 @@ const ERROR_OCCURRED: &str = "EVCXR_ERROR_OCCURRED";
 /// does not accept input: the cell's read then ends at once.
 pub(crate) const INPUT_REFUSED: &str = "\u{1}rustpar:input-refused";
 
-/// Set on SIGINT, cleared when the next cell starts. Its address is published
-/// in [`INTERRUPT_FLAG_ENV`] for the prelude, which runs in this process.
-static INTERRUPT: AtomicBool = AtomicBool::new(false);
+/// The session's one-per-process state, which every cell's copy of the
+/// prelude reaches through [`SESSION_STATE_ENV`]. A static, because the
+/// SIGINT handler raises its interrupt flag.
+static SESSION: SessionState = SessionState::new();
 
 /// Turns this process into a cell process when evcxr started it as one (and
 /// into evcxr's compiler wrapper when it is that); otherwise returns at once.
@@ -85,7 +86,7 @@ fn rewire_standard_streams() -> std::io::Result<()> {
     }
     // SAFETY: the kernel binary has started no other thread yet in this process.
     unsafe {
-        std::env::set_var(INTERRUPT_FLAG_ENV, (&INTERRUPT as *const AtomicBool as usize).to_string());
+        std::env::set_var(SESSION_STATE_ENV, SESSION.address());
         std::env::set_var(FLUSH_REQUEST_FD_ENV, flush_reader.to_string());
         // evcxr asks for backtraces on every panic; students get the message
         // alone unless they ask for more.
@@ -116,15 +117,12 @@ fn rewire_standard_streams() -> std::io::Result<()> {
 }
 
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(body)
-        .expect("the cell process can start its helper threads");
+    std::thread::Builder::new().name(name.to_owned()).spawn(body).expect("the cell process can start its helper threads");
 }
 
 fn install_interrupt_handler() {
     extern "C" fn on_interrupt(_signal: libc::c_int) {
-        INTERRUPT.store(true, Ordering::SeqCst);
+        SESSION.interrupt.store(true, Ordering::SeqCst);
     }
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
@@ -285,7 +283,7 @@ fn forward_kernel_input(from_kernel: File, shared: &Shared) {
         let Ok(line) = line else { break };
         let starts_cell = line.starts_with(RUN_COMMAND);
         if starts_cell {
-            INTERRUPT.store(false, Ordering::SeqCst);
+            SESSION.interrupt.store(false, Ordering::SeqCst);
         }
         if line == INPUT_REFUSED {
             refuse_pending_read(shared);
@@ -523,10 +521,7 @@ mod tests {
     fn text_before_a_prelude_line_is_split_off() {
         let line = Message::ClearOutput { wait: false }.to_line();
         let input = format!("abc{line}");
-        assert_eq!(
-            split(&[input.as_bytes()]),
-            vec![Piece::Text("abc".into()), Piece::ProtocolLine(line.trim_end().into())]
-        );
+        assert_eq!(split(&[input.as_bytes()]), vec![Piece::Text("abc".into()), Piece::ProtocolLine(line.trim_end().into())]);
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! cell that does not stop within [`INTERRUPT_GRACE`] has its process killed;
 //! evcxr then starts a fresh one and the prelude is attached again.
 
-pub mod cell_process;
 mod cell_errors;
+pub mod cell_process;
 mod mpi;
 mod output_router;
 mod session_dir;
@@ -25,25 +25,46 @@ use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
 use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext};
 use output_router::OutputRouter;
-use rustpar_wire::Failure;
+use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a cell has to stop by itself after an interrupt before its process is killed.
 pub const INTERRUPT_GRACE: Duration = Duration::from_millis(600);
 
+/// How long a shutdown waits for the session to end cleanly (its folder
+/// removed) before the kernel exits anyway; a folder left behind is swept by
+/// the next kernel.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
 enum Job {
-    Execute { code: String, sink: Arc<dyn OutputSink>, done: Sender<Execution> },
-    Complete { code: String, cursor: usize, done: Sender<Completions> },
-    Inspect { code: String, cursor: usize, done: Sender<Option<Map<String, Value>>> },
+    Execute {
+        code: String,
+        sink: Arc<dyn OutputSink>,
+        done: Sender<Execution>,
+    },
+    Complete {
+        code: String,
+        cursor: usize,
+        done: Sender<Completions>,
+    },
+    Inspect {
+        code: String,
+        cursor: usize,
+        done: Sender<Option<Map<String, Value>>>,
+    },
     /// Answered once the session has started.
-    Started { done: Sender<()> },
+    Started {
+        done: Sender<()>,
+    },
     /// Ends the session, removing its build folder and its cell process.
-    Shutdown { done: Sender<()> },
+    Shutdown {
+        done: Sender<()>,
+    },
 }
 
 /// The running cell, as interrupts see it.
@@ -56,6 +77,8 @@ struct RunningCell {
     killed: Mutex<Option<u64>>,
     interrupted: Mutex<Option<u64>>,
     child: Mutex<Option<Arc<Mutex<Child>>>>,
+    /// Set by a shutdown: a cell process it ends is not started again.
+    shutting_down: AtomicBool,
 }
 
 pub struct EvcxrEvaluator {
@@ -69,7 +92,8 @@ pub struct EvcxrEvaluator {
 
 /// Code like a first cell's, whose completion makes rust-analyzer analyse
 /// what first cells need (see [`Session::start`]).
-const WARM_UP_CODE: &str = "let numbers = vec![1.0_f64, 2.0];\nlet grid = random_array((2, 2), 1);\nlet total: f64 = numbers.par_iter().sum();\ngrid.";
+const WARM_UP_CODE: &str =
+    "let numbers = vec![1.0_f64, 2.0];\nlet grid = random_array((2, 2), 1);\nlet total: f64 = numbers.par_iter().sum();\ngrid.";
 
 /// The `:dep` specifications listed under `[package.metadata.rustpar]
 /// precompiled` in the prelude's Cargo.toml: crates that notebooks add with
@@ -82,9 +106,8 @@ fn precompiled_deps(prelude: &Path) -> Vec<String> {
 
 /// Where the prelude crate is, when it can be found.
 pub fn prelude_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RUSTPAR_PRELUDE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../prelude")));
+    let dir =
+        std::env::var_os("RUSTPAR_PRELUDE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../prelude")));
     dir.join("Cargo.toml").is_file().then(|| dir.canonicalize().unwrap_or(dir))
 }
 
@@ -195,7 +218,20 @@ impl Interpreter for EvcxrEvaluator {
     }
 
     fn shut_down(&self) {
-        self.ask(|done| Job::Shutdown { done });
+        // A running cell holds the evaluator thread, and the shutdown job
+        // would wait behind it: end the cell's process group (the cell and
+        // what it started) first. The evaluator then ends the session.
+        self.cell.shutting_down.store(true, Ordering::SeqCst);
+        self.mpi.interrupt();
+        if let Some(child) = self.cell.child.lock().unwrap().clone() {
+            let group = child.lock().unwrap().id() as libc::pid_t;
+            // SAFETY: signalling the process group of our own child, which leads it.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
+        let (done, ended) = crossbeam_channel::bounded(1);
+        if self.jobs.send(Job::Shutdown { done }).is_ok() {
+            let _ = ended.recv_timeout(SHUTDOWN_WAIT);
+        }
     }
 }
 
@@ -248,7 +284,8 @@ impl Session {
     fn start(cell: &RunningCell, dir: &SessionDir, rustc_version: &str, watcher: RunWatcher) -> Result<Session, String> {
         let clock = Instant::now();
         let prelude = prelude_dir();
-        let template_to_save = prelude.as_deref().and_then(|prelude| template_dir(prelude, rustc_version)).and_then(|template| dir.fill_from_template(template));
+        let template_to_save =
+            prelude.as_deref().and_then(|prelude| template_dir(prelude, rustc_version)).and_then(|template| dir.fill_from_template(template));
         tracing::info!("session folder laid out after {:?}", clock.elapsed());
         let locked_versions = std::fs::read(dir.path().join("Cargo.lock")).ok();
         let mut cell_process = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
@@ -277,8 +314,7 @@ impl Session {
         if let Some(locked) = locked_versions {
             let _ = std::fs::write(dir.path().join("Cargo.lock"), locked);
         }
-        let attach = "rustpar::session::attach();";
-        let setup = format!(":dep rustpar = {{ path = {:?} }}\nuse rustpar::prelude::*;\n{attach}", prelude.display());
+        let setup = format!(":dep rustpar = {{ path = {:?} }}\nuse rustpar::prelude::*;\n{ATTACH_CODE}", prelude.display());
         if let Err(error) = session.context.execute(&setup) {
             // A session without the prelude is still a Rust session: say why and go on.
             session.warning = Some(format!(
@@ -287,7 +323,7 @@ impl Session {
             ));
             return Ok(session);
         }
-        session.attach = Some(attach.to_owned());
+        session.attach = Some(ATTACH_CODE.to_owned());
         tracing::info!("prelude loaded after {:?}", clock.elapsed());
         if let Some(template) = template_to_save {
             // The crates that notebooks add with `:dep` are built into the
@@ -332,8 +368,12 @@ impl Session {
                 }
             },
         };
-        let (code, result) = self.execute_naming_types(code, &mut callbacks);
-        let code = code.as_str();
+        // Each cell's own copy of the prelude is prepared before its code runs.
+        let entered = self.attach.is_some() && has_code(code);
+        let to_run = if entered { format!("{ENTER_CELL_CODE}\n{code}") } else { code.to_owned() };
+        let (ran, result) = self.execute_naming_types(&to_run, &mut callbacks);
+        let hidden_lines = usize::from(entered);
+        let code = if entered { ran.split_once('\n').map_or("", |(_, cell)| cell) } else { ran.as_str() };
         *cell.running.lock().unwrap() = None;
         let killed = cell.killed.lock().unwrap().take() == Some(number);
         let interrupted = cell.interrupted.lock().unwrap().take() == Some(number);
@@ -343,9 +383,11 @@ impl Session {
         let started = report.started.unwrap_or(ended);
         let timings = Timings { compile: started.saturating_duration_since(began), run: ended.saturating_duration_since(started) };
         let outcome = match result {
-            Err(evcxr::Error::CompilationErrors(errors)) => Err(cell_errors::compile_error(code, &errors)),
+            Err(evcxr::Error::CompilationErrors(errors)) => Err(cell_errors::compile_error(code, hidden_lines, &errors)),
             Err(evcxr::Error::SubprocessTerminated(status)) => {
-                self.reattach_prelude();
+                if !cell.shutting_down.load(Ordering::SeqCst) {
+                    self.reattach_prelude();
+                }
                 Err(if killed {
                     cell_errors::interrupted_by_restart(&variables)
                 } else {
@@ -353,15 +395,18 @@ impl Session {
                 })
             }
             Err(error) => Err(CellError::new("EvaluatorError", error.to_string())),
-            Ok(_) if report.failure == Some(Failure::Panicked) => {
-                if interrupted || report.panic.as_ref().is_some_and(|panic| panic.interrupted) {
-                    Err(cell_errors::interrupted_keeping_variables())
-                } else {
-                    // The source of the cell that ran, until the next cell is compiled.
-                    let source = std::fs::read_to_string(self.build_dir.join("src/lib.rs")).unwrap_or_default();
-                    let compiled = cell_errors::CompiledCell { file: "src/lib.rs", source: &source, cell: code };
-                    Err(cell_errors::panic_error(report.panic, &report.stderr_tail, &compiled))
-                }
+            Ok(_) if report.failure == Some(Failure::Panicked) && (interrupted || report.panic.as_ref().is_some_and(|panic| panic.interrupted)) => {
+                Err(cell_errors::interrupted_keeping_variables())
+            }
+            Ok(_) if report.failure == Some(Failure::Panicked) || report.task_panic.is_some() => {
+                // The source of the cell that ran, until the next cell is compiled.
+                let source = std::fs::read_to_string(self.build_dir.join("src/lib.rs")).unwrap_or_default();
+                let compiled = cell_errors::CompiledCell { file: "src/lib.rs", source: &source, cell: code };
+                let cell_panicked = report.failure == Some(Failure::Panicked);
+                Err(match report.task_panic {
+                    Some(task) => cell_errors::task_panic_error(task, cell_panicked, &compiled),
+                    None => cell_errors::panic_error(report.panic, &report.stderr_tail, &compiled),
+                })
             }
             Ok(_) if report.failure == Some(Failure::ReturnedError) => Err(cell_errors::returned_error(&report.stderr_tail)),
             // The cell went on with an empty line, but it did not get what it asked for.
@@ -455,13 +500,15 @@ impl Session {
     }
 }
 
+/// Whether a cell holds code, not only commands (`:dep`, `:vars`) and blank lines.
+fn has_code(cell: &str) -> bool {
+    cell.lines().map(str::trim).any(|line| !line.is_empty() && !line.starts_with(':'))
+}
+
 /// The byte offset just after the identifier the cursor is in (or after).
 fn end_of_word(code: &str, cursor: usize) -> usize {
     let cursor = cursor.min(code.len());
-    code[cursor..]
-        .char_indices()
-        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
-        .map_or(code.len(), |(offset, _)| cursor + offset)
+    code[cursor..].char_indices().find(|(_, c)| !(c.is_alphanumeric() || *c == '_')).map_or(code.len(), |(offset, _)| cursor + offset)
 }
 
 /// What the kernel asks rustc, once, as it starts: both questions at the same time.
@@ -487,7 +534,13 @@ impl Toolchain {
 
 #[cfg(test)]
 mod tests {
-    use super::end_of_word;
+    use super::{end_of_word, has_code};
+
+    #[test]
+    fn cells_of_commands_alone_have_no_code() {
+        assert!(!has_code(":dep itoa = \"1\"\n\n:vars"));
+        assert!(has_code(":dep itoa = \"1\"\nlet x = 1;"));
+    }
 
     #[test]
     fn inspection_finds_the_whole_word_around_the_cursor() {

@@ -16,6 +16,9 @@ use std::time::Instant;
 pub(crate) struct CellReport {
     pub failure: Option<Failure>,
     pub panic: Option<Panic>,
+    /// The panic of a task that had no one to report it to (`rayon::spawn`),
+    /// kept apart: the cell's own code may panic later because of it.
+    pub task_panic: Option<Panic>,
     /// The last lines the cell printed to stderr (an error's message).
     pub stderr_tail: String,
     /// When the compiled cell started to run.
@@ -105,14 +108,19 @@ impl OutputRouter {
                 self.remember_stderr(&text);
                 Output::Text { stream: Stream::Stderr, text }
             }
-            Message::Display(display) => Output::Display {
-                data: display.data,
-                metadata: display.metadata,
-                display_id: display.display_id,
-                update: display.update,
-            },
+            Message::Display(display) => {
+                Output::Display { data: display.data, metadata: display.metadata, display_id: display.display_id, update: display.update }
+            }
             Message::ClearOutput { wait } => Output::ClearOutput { wait },
             Message::Panic(panic) => return self.report.lock().unwrap().panic = Some(panic),
+            Message::CellFailed(Failure::TaskPanicked) => {
+                // The panic hook reported the task's panic just before, from its thread.
+                let mut report = self.report.lock().unwrap();
+                if report.task_panic.is_none() {
+                    report.task_panic = report.panic.clone();
+                }
+                return;
+            }
             Message::CellFailed(failure) => return self.report.lock().unwrap().failure = Some(failure),
             Message::CellStarted => {
                 (self.watcher)(true);

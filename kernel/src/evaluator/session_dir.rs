@@ -268,12 +268,7 @@ fn is_shared_library(relative: &Path) -> bool {
 /// Copies a folder's contents with the files that links point to, keeping
 /// modification times.
 fn copy_dereferencing_links(from: &Path, to: &Path) -> bool {
-    std::process::Command::new("cp")
-        .args(["-a", "-L", "--reflink=auto"])
-        .arg(from.join("."))
-        .arg(to)
-        .status()
-        .is_ok_and(|status| status.success())
+    std::process::Command::new("cp").args(["-a", "-L", "--reflink=auto"]).arg(from.join(".")).arg(to).status().is_ok_and(|status| status.success())
 }
 
 #[cfg(test)]

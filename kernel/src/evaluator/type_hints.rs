@@ -156,9 +156,7 @@ pub(crate) fn annotate(code: &str, variable: &str, type_name: &str) -> Option<St
             ast::Stmt::LetStmt(binding) if binding.ty().is_none() => Some(binding),
             _ => None,
         })
-        .filter(|binding| {
-            matches!(binding.pat(), Some(ast::Pat::IdentPat(pattern)) if pattern.name().is_some_and(|name| name.text() == variable))
-        })
+        .filter(|binding| matches!(binding.pat(), Some(ast::Pat::IdentPat(pattern)) if pattern.name().is_some_and(|name| name.text() == variable)))
         .last()?;
     let end_of_name = usize::from(binding.pat()?.syntax().text_range().end()).checked_sub(OPENING.len())?;
     Some(format!("{}: {type_name}{}", &code[..end_of_name], &code[end_of_name..]))

@@ -421,10 +421,7 @@ impl<T: GpuFloat> GpuArray<T> {
     /// ```
     pub fn dot(&self, other: &GpuArray<T>) -> Result<T, GpuError> {
         if self.shape != other.shape {
-            return Err(GpuError::new(format!(
-                "A dot product needs two arrays of one shape, but got {:?} and {:?}.",
-                self.shape, other.shape
-            )));
+            return Err(GpuError::new(format!("A dot product needs two arrays of one shape, but got {:?} and {:?}.", self.shape, other.shape)));
         }
         reduce(self, other, "x * y", "a + b", T::ZERO)
     }
@@ -454,9 +451,8 @@ impl<T: GpuFloat> GpuArray<T> {
                 "Cannot multiply a {m}×{k} matrix by a {k2}×{n} one: the first's columns must match the second's rows."
             )));
         }
-        let too_big = |size: usize| {
-            i32::try_from(size).map_err(|_| GpuError::new(format!("cuBLAS takes matrices of at most {} rows and columns.", i32::MAX)))
-        };
+        let too_big =
+            |size: usize| i32::try_from(size).map_err(|_| GpuError::new(format!("cuBLAS takes matrices of at most {} rows and columns.", i32::MAX)));
         let (rows, inner, columns) = (too_big(m)?, too_big(k)?, too_big(n)?);
         if m == 0 || n == 0 || k == 0 {
             return GpuArray::zeros((m, n));

@@ -148,9 +148,8 @@ pub struct GpuInfo {
 /// ```
 pub fn gpu_info() -> Result<GpuInfo, GpuError> {
     let context = &gpu()?.context;
-    let attribute = |which: CUdevice_attribute| {
-        context.attribute(which).map(|value| value as u32).map_err(GpuError::driver("read the GPU's attributes"))
-    };
+    let attribute =
+        |which: CUdevice_attribute| context.attribute(which).map(|value| value as u32).map_err(GpuError::driver("read the GPU's attributes"));
     Ok(GpuInfo {
         name: context.name().map_err(GpuError::driver("read the GPU's name"))?,
         compute_capability: context.compute_capability().map_err(GpuError::driver("read the GPU's compute capability"))?,

@@ -28,10 +28,9 @@ fn compiled(source: &str, name: &str) -> Result<CudaFunction, GpuError> {
         return Ok(function.clone());
     }
     let ptx = cudarc::nvrtc::compile_ptx(source).map_err(|error| match error {
-        cudarc::nvrtc::CompileError::CompileError { log, .. } => GpuError::new(format!(
-            "The CUDA source did not compile; fix the lines NVRTC points at:\n{}",
-            log.to_string_lossy().trim_end()
-        )),
+        cudarc::nvrtc::CompileError::CompileError { log, .. } => {
+            GpuError::new(format!("The CUDA source did not compile; fix the lines NVRTC points at:\n{}", log.to_string_lossy().trim_end()))
+        }
         other => GpuError::library("compile the CUDA source")(other),
     })?;
     let module = gpu.context.load_module(ptx).map_err(GpuError::driver("load the compiled kernel"))?;
@@ -71,9 +70,10 @@ impl Dims {
 
     fn to_cuda(self, what: &str) -> Result<(u32, u32, u32), GpuError> {
         let fit = |size: usize| {
-            u32::try_from(size).ok().filter(|&size| size > 0).ok_or_else(|| {
-                GpuError::new(format!("The {what} sizes {:?} do not fit: each must be between 1 and 4294967295.", self.sizes))
-            })
+            u32::try_from(size)
+                .ok()
+                .filter(|&size| size > 0)
+                .ok_or_else(|| GpuError::new(format!("The {what} sizes {:?} do not fit: each must be between 1 and 4294967295.", self.sizes)))
         };
         Ok((fit(self.sizes.0)?, fit(self.sizes.1)?, fit(self.sizes.2)?))
     }
@@ -429,9 +429,9 @@ impl ElementwiseKernel {
                 && !name.starts_with("rustpar_")
         };
         match self.arrays.iter().chain(&self.scalars).find(|name| !is_name(name)) {
-            Some(bad) => Err(GpuError::new(format!(
-                "`{bad}` cannot name a kernel input: use letters, digits and _ (not starting with a digit or rustpar_)."
-            ))),
+            Some(bad) => {
+                Err(GpuError::new(format!("`{bad}` cannot name a kernel input: use letters, digits and _ (not starting with a digit or rustpar_).")))
+            }
             None => Ok(()),
         }
     }
@@ -484,7 +484,12 @@ fn reduction_pass<T: GpuFloat>(
          }}\n"
     );
     Launch::new(compiled(&source, "rustpar_reduce")?, blocks, THREADS_PER_BLOCK)
-        .arg(out).arg(x).arg(y).arg(T::scalar_arg(identity)).arg(x.len()).run()
+        .arg(out)
+        .arg(x)
+        .arg(y)
+        .arg(T::scalar_arg(identity))
+        .arg(x.len())
+        .run()
 }
 
 #[cfg(test)]

@@ -114,7 +114,14 @@ impl Jobs {
     }
 
     /// Runs `program` on the ranks `options` ask for, streaming their output into `sink`.
-    pub fn run(&self, flavour: Flavour, options: &MpiOptions, program: &Path, compiled: &CompiledCell, sink: &dyn OutputSink) -> Result<(), CellError> {
+    pub fn run(
+        &self,
+        flavour: Flavour,
+        options: &MpiOptions,
+        program: &Path,
+        compiled: &CompiledCell,
+        sink: &dyn OutputSink,
+    ) -> Result<(), CellError> {
         let listener = TcpListener::bind(if options.is_local() { "127.0.0.1:0" } else { "0.0.0.0:0" })
             .map_err(|error| CellError::new("MpiError", format!("The kernel could not open a port for the ranks' output ({error}).")))?;
         let port = listener.local_addr().map(|address| address.port()).unwrap_or_default();
@@ -130,15 +137,18 @@ impl Jobs {
         }
         // Its own process group, so that ending the job reaches every local process of it.
         std::os::unix::process::CommandExt::process_group(&mut mpirun, 0);
-        let mut child = mpirun
-            .spawn()
-            .map_err(|error| CellError::new("MpiError", format!("mpirun could not be started ({error}). Check that `mpirun --version` works in a terminal.")))?;
+        let mut child = mpirun.spawn().map_err(|error| {
+            CellError::new("MpiError", format!("mpirun could not be started ({error}). Check that `mpirun --version` works in a terminal."))
+        })?;
         let group = child.id() as libc::pid_t;
 
         let (events, incoming) = crossbeam_channel::unbounded();
         let finished = std::sync::Arc::new(AtomicBool::new(false));
         spawn_listener(listener, events.clone(), finished.clone());
-        for (stream, pipe) in [(Stream::Stdout, child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>)), (Stream::Stderr, child.stderr.take().map(|p| Box::new(p) as _))] {
+        for (stream, pipe) in [
+            (Stream::Stdout, child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>)),
+            (Stream::Stderr, child.stderr.take().map(|p| Box::new(p) as _)),
+        ] {
             let Some(pipe) = pipe else { continue };
             let events = events.clone();
             std::thread::spawn(move || {

@@ -37,7 +37,14 @@ impl MpiRunner {
     /// hears when a job starts and stops running.
     pub fn new(prelude: Option<&Path>, rustc_version: &str, watcher: super::RunWatcher) -> MpiRunner {
         let build_key = format!("{} {rustc_version}", env!("CARGO_PKG_VERSION"));
-        MpiRunner { prelude: prelude.map(Path::to_owned), build_key, builds: OnceLock::new(), flavour: OnceLock::new(), jobs: Jobs::default(), watcher }
+        MpiRunner {
+            prelude: prelude.map(Path::to_owned),
+            build_key,
+            builds: OnceLock::new(),
+            flavour: OnceLock::new(),
+            jobs: Jobs::default(),
+            watcher,
+        }
     }
 
     pub fn execute(&self, cell: &MpiCell, sink: &dyn OutputSink) -> Execution {
@@ -55,7 +62,10 @@ impl MpiRunner {
         };
         let builds = self.builds.get_or_init(|| Some(ProgramBuilds::new(self.prelude.as_deref()?, &self.build_key, &job::mpirun())));
         let Some(builds) = builds else {
-            return failed(CellError::new("MpiError", "The rustpar prelude was not found, so :mpi cells cannot be built. Reinstall with `bash install.sh`."));
+            return failed(CellError::new(
+                "MpiError",
+                "The rustpar prelude was not found, so :mpi cells cannot be built. Reinstall with `bash install.sh`.",
+            ));
         };
         let program = match builds.build(cell) {
             Ok(program) => program,

@@ -1,0 +1,74 @@
+"""How a kernel ends and what it writes to the log Jupyter shows."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import pytest
+
+from helpers import REQUEST_TIMEOUT, get_reply, run, start_kernel, stop_kernel, wait_for_stdout
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def process_gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split(") ")[-1].startswith("Z"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["shutdown", "restart"])
+def test_a_shutdown_is_answered_at_once_while_a_cell_runs(restart):
+    km, kc = start_kernel()
+    try:
+        # A cell that ignores interrupts: only ending its process stops it.
+        cell = kc.execute('println!("sleeping");\nstd::thread::sleep(std::time::Duration::from_secs(40));')
+        wait_for_stdout(kc, cell, "sleeping")
+        pid = km.provisioner.pid
+        asked = time.monotonic()
+        msg = kc.session.msg("shutdown_request", {"restart": restart})
+        kc.control_channel.send(msg)
+        reply = get_reply(kc, msg["header"]["msg_id"], timeout=REQUEST_TIMEOUT, channel="control")
+        answered = time.monotonic() - asked
+        assert reply["content"] == {"status": "ok", "restart": restart}, reply["content"]
+        assert answered < 2, f"the shutdown_reply came {answered:.1f} s after the request"
+        assert process_gone(pid, within=5 - answered), "the kernel process outlived its shutdown by 5 s"
+    finally:
+        kc.stop_channels()
+        km.cleanup_resources()
+
+
+def test_a_flood_of_malformed_frames_writes_a_few_log_lines():
+    with tempfile.TemporaryFile(mode="w+") as log:
+        from jupyter_client.manager import KernelManager
+
+        km = KernelManager(kernel_name="rustpar")
+        km.start_kernel(stderr=log, env={**os.environ, "RUSTPAR_LOG": "warn"})
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            sock = km.connect_shell()
+            try:
+                for _ in range(2000):
+                    sock.send_multipart([b"garbage"])
+            finally:
+                sock.close(linger=1000)
+            # The kernel read them all once a request sent after them is answered.
+            reply, _ = run(kc, "1+1", timeout=300)
+            assert reply["content"]["status"] == "ok"
+        finally:
+            stop_kernel(km, kc)
+        log.seek(0)
+        lines = [line for line in log.read().splitlines() if "shell" in line]
+    assert 4 <= len(lines) <= 10, f"{len(lines)} log lines for 2000 bad frames:\n" + "\n".join(lines[:20])
+    assert any("1000" in line for line in lines), lines
