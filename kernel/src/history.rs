@@ -25,11 +25,6 @@ pub struct History {
     file: Option<File>,
 }
 
-/// The default history file: `$RUSTPAR_HISTORY`, else the user's data folder.
-pub fn default_path() -> Option<PathBuf> {
-    std::env::var_os("RUSTPAR_HISTORY").map(PathBuf::from).or_else(|| dirs::data_dir().map(|dir| dir.join("rustpar").join("history.jsonl")))
-}
-
 impl History {
     /// Opens (or starts) the history at `path`; without one, history lives in memory.
     pub fn open(path: Option<PathBuf>) -> History {

@@ -2,12 +2,13 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use rustpar_kernel::config::{Config, Environment};
 use rustpar_kernel::dispatch::Kernel;
 use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process};
-use rustpar_kernel::history::{self, History};
+use rustpar_kernel::history::History;
 use rustpar_kernel::interpreter::Interpreter;
 use rustpar_kernel::kernelspec::{self, Location};
-use rustpar_kernel::spare::{self, Environment, LogOutput, Offer, Slot};
+use rustpar_kernel::spare::{self, LogOutput, Offer, Slot};
 use rustpar_kernel::transport::{self, Inboxes, Outbox};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -55,20 +56,21 @@ fn main() -> Result<()> {
     cell_process::run_if_cell_process();
     // As the process started: a spare runs with it, and it names the kernel's slot.
     let environment: Environment = std::env::vars_os().collect();
+    let config = Config::from_environment(&environment);
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUSTPAR_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "warn".into()))
         .with_writer(|| LogOutput)
         .init();
     match Cli::parse().command {
-        Command::Run { connection_file } => run(&connection_file, environment),
-        Command::Spare => wait_as_spare(&environment),
+        Command::Run { connection_file } => run(&connection_file, &config, environment),
+        Command::Spare => wait_as_spare(&config, &environment),
         Command::Install { user: _, sys_prefix, prefix, prelude } => {
             let location = match (sys_prefix, prefix) {
                 (true, _) => Location::SysPrefix,
                 (false, Some(prefix)) => Location::Prefix(prefix),
                 (false, None) => Location::User,
             };
-            let prelude = prelude.or_else(rustpar_kernel::evaluator::prelude_dir).map(|dir| dir.canonicalize().unwrap_or(dir));
+            let prelude = prelude.map(|dir| dir.canonicalize().unwrap_or(dir)).or(config.prelude);
             let dir = kernelspec::install(&location, prelude.as_deref())?;
             println!("Installed the Jupyter kernel \"Rust (parallel)\" ({}) in {}", kernelspec::KERNEL_NAME, dir.display());
             Ok(())
@@ -127,8 +129,8 @@ fn prepare_session(toolchain: &Toolchain) -> Result<SessionDir> {
 }
 
 /// Serves the kernel's sockets until a shutdown request or until `stop` completes.
-async fn serve_kernel((outbox, inboxes): (Outbox, Inboxes), evaluator: Arc<EvcxrEvaluator>, stop: impl Future<Output = ()>) {
-    let kernel = Kernel::new(evaluator, outbox, History::open(history::default_path()));
+async fn serve_kernel((outbox, inboxes): (Outbox, Inboxes), evaluator: Arc<EvcxrEvaluator>, config: &Config, stop: impl Future<Output = ()>) {
+    let kernel = Kernel::new(evaluator, outbox, History::open(config.history.clone()));
     kernel.serve(inboxes, stop).await;
     // Let the last replies leave before the process ends.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -138,15 +140,15 @@ fn new_session_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn run(connection_file: &Path, environment: Environment) -> Result<()> {
+fn run(connection_file: &Path, config: &Config, environment: Environment) -> Result<()> {
     let info = read_connection_file(connection_file)?;
     let toolchain = Toolchain::probe();
-    let slot = Slot::of(&environment, &toolchain.version);
+    let slot = Slot::of(config, &environment, &toolchain.version);
     if let Some(lifeline) = slot.as_ref().and_then(|slot| slot.claim(connection_file)) {
         return stand_in(lifeline);
     }
     let session_dir = prepare_session(&toolchain)?;
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version, spare::cell_running));
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, spare::cell_running));
     let _in_use = slot.as_ref().and_then(Slot::in_use);
     if let Some(slot) = slot {
         slot.replenish_after_first_cell(environment);
@@ -154,7 +156,7 @@ fn run(connection_file: &Path, environment: Environment) -> Result<()> {
     let runtime = runtime()?;
     runtime.block_on(async {
         let sockets = transport::serve(&info, &new_session_id()).await?;
-        serve_kernel(sockets, evaluator, terminated_or(client_gone())).await;
+        serve_kernel(sockets, evaluator, config, terminated_or(client_gone())).await;
         anyhow::Ok(())
     })?;
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -176,19 +178,19 @@ fn stand_in(lifeline: UnixStream) -> Result<()> {
 
 /// A spare: starts a session in the background, waits for a kernel to
 /// claim it, then serves that kernel's sockets.
-fn wait_as_spare(environment: &Environment) -> Result<()> {
+fn wait_as_spare(config: &Config, environment: &Environment) -> Result<()> {
     let toolchain = Toolchain::probe();
-    let Some(slot) = Slot::of(environment, &toolchain.version) else { return Ok(()) };
+    let Some(slot) = Slot::of(config, environment, &toolchain.version) else { return Ok(()) };
     let session_dir = prepare_session(&toolchain)?;
     slot.background.enter();
     spare::wake_whole_group_on_continue();
     // Another spare may already wait in this slot.
     let Some(offer) = Offer::take(&slot) else { return Ok(()) };
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, toolchain.version, spare::cell_running));
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, spare::cell_running));
     evaluator.wait_until_started();
     let runtime = runtime()?;
     let mut sockets = None;
-    let lifeline = offer.wait_for_claim(spare::grace(), |claim| {
+    let lifeline = offer.wait_for_claim(config.spare.grace, |claim| {
         let info = read_connection_file(&claim.connection_file).map_err(|error| format!("{error:#}"))?;
         sockets = Some(runtime.block_on(transport::serve(&info, &new_session_id())).map_err(|error| format!("{error:#}"))?);
         Ok(())
@@ -202,7 +204,7 @@ fn wait_as_spare(environment: &Environment) -> Result<()> {
     tracing::info!("a spare session took this kernel over");
     let _in_use = slot.in_use();
     slot.replenish_after_first_cell(environment.clone());
-    runtime.block_on(serve_kernel(sockets, evaluator, terminated_or(closed(lifeline, std::io::sink()))));
+    runtime.block_on(serve_kernel(sockets, evaluator, config, terminated_or(closed(lifeline, std::io::sink()))));
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())
 }

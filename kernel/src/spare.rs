@@ -19,12 +19,13 @@
 //! ready as soon as its first cell has compiled.
 //!
 //! One spare waits per slot, and leaves once no kernel of its slot has lived
-//! for `RUSTPAR_SPARE_GRACE` seconds (120 by default). Spares are on where
+//! for `RUSTPAR_SPARE_GRACE` seconds (120 by default; see [`SpareConfig`]). Spares are on where
 //! the kernel may bring an idle process back to normal priority (root, or an
 //! RLIMIT_NICE of 20); `RUSTPAR_SPARE=1` turns them on elsewhere (with a
 //! weaker background, see [`Background`]), `RUSTPAR_SPARE=0` off.
 
-use crate::evaluator::{prelude_dir, template_dir};
+use crate::config::{Config, Environment, SpareConfig};
+use crate::evaluator::template_dir;
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -36,12 +37,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// How long a spare waits, unclaimed, once no kernel of its slot lives
-/// (`RUSTPAR_SPARE_GRACE`, in seconds).
-pub fn grace() -> Duration {
-    std::env::var("RUSTPAR_SPARE_GRACE").ok().and_then(|secs| secs.parse().ok()).map_or(Duration::from_secs(120), Duration::from_secs_f64)
-}
 
 /// How long a claim waits for the spare's answer: a spare still starting
 /// finishes first (at normal priority), which is sooner than a new session.
@@ -59,31 +54,28 @@ pub struct Slot {
     pub background: Background,
 }
 
-/// The environment as the process started with it (the kernel adds to its own).
-pub type Environment = Vec<(OsString, OsString)>;
-
 /// Variables that differ between two launches of the same kernel.
 fn is_per_launch(name: &OsString) -> bool {
     name.to_string_lossy().starts_with("JPY_")
 }
 
 impl Slot {
-    /// The slot of a kernel started with `environment`; `None` when spares
-    /// are turned off or there is no private folder for their sockets.
-    pub fn of(environment: &Environment, rustc_version: &str) -> Option<Slot> {
-        let setting = |name: &str| environment.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+    /// The slot of a kernel started with `environment` and `config`; `None`
+    /// when spares are turned off or there is no private folder for their sockets.
+    pub fn of(config: &Config, environment: &Environment, rustc_version: &str) -> Option<Slot> {
+        let SpareConfig { wanted, dir, .. } = &config.spare;
         let background = Background::available();
         // A spare that cannot stay idle would slow the timings beside it: it waits only when asked for.
-        let wanted = setting("RUSTPAR_SPARE").map_or(background == Background::Idle, |value| value != "0");
-        if !wanted {
+        if !wanted.unwrap_or(background == Background::Idle) {
             return None;
         }
-        let dir = setting("RUSTPAR_SPARE_DIR").map(PathBuf::from).or_else(default_dir)?;
+        let dir = dir.clone().or_else(default_dir)?;
         let dir = private_dir(dir)?;
         let exe = std::env::current_exe().ok()?;
         let mut hasher = DefaultHasher::new();
         (&exe, std::fs::metadata(&exe).and_then(|meta| meta.modified()).ok(), std::env::current_dir().ok()).hash(&mut hasher);
-        prelude_dir().and_then(|prelude| template_dir(&prelude, rustc_version)).hash(&mut hasher);
+        let cache = config.cache_dir.as_deref();
+        config.prelude.as_deref().zip(cache).map(|(prelude, cache)| template_dir(cache, prelude, rustc_version)).hash(&mut hasher);
         let mut variables: Vec<_> = environment.iter().filter(|(name, _)| !is_per_launch(name)).collect();
         variables.sort();
         variables.hash(&mut hasher);
@@ -465,7 +457,7 @@ mod tests {
     fn slot_in(dir: &Path, environment: &Environment) -> Slot {
         let mut environment = environment.clone();
         environment.push(("RUSTPAR_SPARE_DIR".into(), dir.join("spares").into()));
-        Slot::of(&environment, "1.0").expect("a private folder")
+        Slot::of(&Config::from_environment(&environment), &environment, "1.0").expect("a private folder")
     }
 
     #[test]
@@ -480,7 +472,7 @@ mod tests {
         assert_eq!(with("JPY_PARENT_PID", "1"), with("JPY_PARENT_PID", "2"));
         assert_ne!(with("RAYON_NUM_THREADS", "1"), with("RAYON_NUM_THREADS", "2"));
         let off = [("RUSTPAR_SPARE".into(), "0".into()), ("RUSTPAR_SPARE_DIR".into(), dir.path().join("spares").into())];
-        assert!(Slot::of(&off.to_vec(), "1.0").is_none());
+        assert!(Slot::of(&Config::from_environment(&off.to_vec()), &off.to_vec(), "1.0").is_none());
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! The prelude's waits and loops stop when the cell is interrupted.
 //!
-//! The kernel publishes the address of its interrupt flag in an environment
-//! variable; this test does the same with a flag of its own, raises it while
+//! The cell process publishes the address of the session's state (with its
+//! interrupt flag) in an environment variable; this test does the same with a
+//! state of its own, raises the flag while
 //! each helper runs, and checks that the helper stops soon with the
 //! `Interrupted` payload (which keeps the session's variables).
 
 use rustpar::cancel::Interrupted;
 use rustpar::prelude::*;
+use rustpar_wire::{SESSION_STATE_ENV, SessionState};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-static FLAG: AtomicBool = AtomicBool::new(false);
+static STATE: SessionState = SessionState::new();
+static FLAG: &std::sync::atomic::AtomicBool = &STATE.interrupt;
 
 /// Runs `f`, raising the flag after 200 ms; returns how long `f` took to stop.
 fn interrupted_after(what: &str, f: impl FnOnce()) -> Duration {
@@ -34,7 +36,7 @@ fn interrupted_after(what: &str, f: impl FnOnce()) -> Duration {
 #[test]
 fn every_helper_stops_when_interrupted() {
     // SAFETY: set before any other thread of this test process reads it.
-    unsafe { std::env::set_var(rustpar_wire_env(), (&raw const FLAG as usize).to_string()) };
+    unsafe { std::env::set_var(SESSION_STATE_ENV, STATE.address()) };
     assert!(!interrupted());
 
     interrupted_after("an interruptible parallel loop", || {
@@ -79,8 +81,4 @@ fn every_helper_stops_when_interrupted() {
     interrupted_after("a race demo", || {
         race_demo(2, u64::MAX);
     });
-}
-
-fn rustpar_wire_env() -> &'static str {
-    "RUSTPAR_INTERRUPT_FLAG"
 }

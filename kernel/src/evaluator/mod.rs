@@ -18,8 +18,9 @@ mod output_router;
 mod session_dir;
 pub mod type_hints;
 
-pub use session_dir::{SessionDir, cache_dir, template_dir};
+pub use session_dir::{SessionDir, template_dir};
 
+use crate::config::Config;
 use crate::interpreter::{CellError, Completions, Execution, Interpreter, Timings};
 use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
 use crossbeam_channel::{Receiver, Sender};
@@ -104,29 +105,26 @@ fn precompiled_deps(prelude: &Path) -> Vec<String> {
     list.unwrap_or_default().iter().filter_map(|dep| dep.as_str().map(str::to_owned)).collect()
 }
 
-/// Where the prelude crate is, when it can be found.
-pub fn prelude_dir() -> Option<PathBuf> {
-    let dir =
-        std::env::var_os("RUSTPAR_PRELUDE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../prelude")));
-    dir.join("Cargo.toml").is_file().then(|| dir.canonicalize().unwrap_or(dir))
-}
-
 /// Told when a cell's compiled code starts running (`true`), and when a cell
 /// ends (`false`), whether its code ran or not.
 pub type RunWatcher = fn(running: bool);
 
 impl EvcxrEvaluator {
-    /// Starts the evaluator thread, building in `dir`; the context and
-    /// prelude load in the background. `watcher` hears when cells run.
-    pub fn start(dir: SessionDir, rustc_version: String, watcher: RunWatcher) -> EvcxrEvaluator {
+    /// Starts the evaluator thread, building in `dir` with the prelude and
+    /// cache folder of `config`; the context and prelude load in the
+    /// background. `watcher` hears when cells run.
+    pub fn start(dir: SessionDir, config: &Config, rustc_version: String, watcher: RunWatcher) -> EvcxrEvaluator {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let cell = Arc::new(RunningCell::default());
         let worker_cell = cell.clone();
-        let version = rustc_version.clone();
+        let template = config.prelude.clone().map(|prelude| {
+            let saved = config.cache_dir.as_deref().map(|cache| template_dir(cache, &prelude, &rustc_version));
+            (prelude, saved)
+        });
         std::thread::Builder::new()
             .name("rustpar-evaluator".into())
             .spawn(move || {
-                let shutdown = serve(queue, &worker_cell, &dir, &version, watcher);
+                let shutdown = serve(queue, &worker_cell, &dir, template, watcher);
                 // The folder goes before the shutdown is confirmed: the process may end right after.
                 drop(dir);
                 if let Some(done) = shutdown {
@@ -134,7 +132,7 @@ impl EvcxrEvaluator {
                 }
             })
             .expect("the kernel can start its evaluator thread");
-        let mpi = mpi::MpiRunner::new(prelude_dir().as_deref(), &rustc_version, watcher);
+        let mpi = mpi::MpiRunner::new(config, &rustc_version, watcher);
         EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None) }
     }
 
@@ -247,9 +245,12 @@ struct Session {
     watcher: RunWatcher,
 }
 
+/// The prelude, and where its saved build is (or will be) kept.
+type Template = Option<(PathBuf, Option<PathBuf>)>;
+
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.
-fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_version: &str, watcher: RunWatcher) -> Option<Sender<()>> {
-    let mut session = match Session::start(cell, dir, rustc_version, watcher) {
+fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template, watcher: RunWatcher) -> Option<Sender<()>> {
+    let mut session = match Session::start(cell, dir, template, watcher) {
         Ok(session) => session,
         Err(message) => {
             let error = CellError::new("EvaluatorError", message);
@@ -281,11 +282,10 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, rustc_versi
 }
 
 impl Session {
-    fn start(cell: &RunningCell, dir: &SessionDir, rustc_version: &str, watcher: RunWatcher) -> Result<Session, String> {
+    fn start(cell: &RunningCell, dir: &SessionDir, template: Template, watcher: RunWatcher) -> Result<Session, String> {
         let clock = Instant::now();
-        let prelude = prelude_dir();
-        let template_to_save =
-            prelude.as_deref().and_then(|prelude| template_dir(prelude, rustc_version)).and_then(|template| dir.fill_from_template(template));
+        let (prelude, saved) = template.unzip();
+        let template_to_save = saved.flatten().and_then(|template| dir.fill_from_template(template));
         tracing::info!("session folder laid out after {:?}", clock.elapsed());
         let locked_versions = std::fs::read(dir.path().join("Cargo.lock")).ok();
         let mut cell_process = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);

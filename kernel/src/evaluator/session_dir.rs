@@ -171,20 +171,10 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
     templates.into_iter().map(|(_, path)| path).collect()
 }
 
-/// Where rustpar keeps what outlives a session (prelude templates, MPI
-/// builds): `$RUSTPAR_CACHE_DIR`, else `rustpar` in the user's cache folder.
-pub fn cache_dir() -> Option<PathBuf> {
-    std::env::var_os("RUSTPAR_CACHE_DIR").map(PathBuf::from).or_else(|| dirs::cache_dir().map(|dir| dir.join("rustpar")))
-}
-
-/// Where the template for `prelude` is (or will be) in the cache folder.
-pub fn template_dir(prelude: &Path, rustc_version: &str) -> Option<PathBuf> {
-    Some(template_dir_in(&cache_dir()?, prelude, rustc_version))
-}
-
-/// The template's folder under `cache`: a key of the kernel version, the
-/// rustc version and the prelude's sources.
-fn template_dir_in(cache: &Path, prelude: &Path, rustc_version: &str) -> PathBuf {
+/// The template's folder under `cache` (the cache folder, see
+/// [`Config::cache_dir`](crate::config::Config)): a key of the kernel
+/// version, the rustc version and the prelude's sources.
+pub fn template_dir(cache: &Path, prelude: &Path, rustc_version: &str) -> PathBuf {
     let mut hasher = DefaultHasher::new();
     (env!("CARGO_PKG_VERSION"), rustc_version, prelude).hash(&mut hasher);
     for source in [prelude.to_path_buf(), prelude.join("../wire")] {
@@ -283,7 +273,7 @@ mod tests {
     fn a_saved_template_lays_out_the_next_sessions() {
         let (cache, prelude, sessions) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         std::fs::write(prelude.path().join("Cargo.toml"), "[package]").unwrap();
-        let template_for = |rustc_version| template_dir_in(cache.path(), prelude.path(), rustc_version);
+        let template_for = |rustc_version| template_dir(cache.path(), prelude.path(), rustc_version);
         let first = session_in(sessions.path());
         let template = first.fill_from_template(template_for("1.0")).expect("no template yet");
         let deps = first.path().join("target/debug/deps");

@@ -8,6 +8,7 @@
 //! SIGTERM to mpirun's process group, then SIGKILL to whatever is left.
 
 use super::cell::MpiOptions;
+use crate::config::MpiConfig;
 use crate::evaluator::cell_errors::{CompiledCell, panic_location, returned_error};
 use crate::interpreter::CellError;
 use crate::outputs::{Output, OutputSink, Stream};
@@ -37,9 +38,9 @@ pub enum Flavour {
 }
 
 impl Flavour {
-    /// Asks `mpirun --version`; `None` when there is no mpirun.
-    pub fn detect() -> Option<Flavour> {
-        let output = Command::new(mpirun()).arg("--version").stdin(Stdio::null()).output().ok()?;
+    /// Asks `launcher --version`; `None` when there is no such launcher.
+    pub fn detect(launcher: &std::ffi::OsStr) -> Option<Flavour> {
+        let output = Command::new(launcher).arg("--version").stdin(Stdio::null()).output().ok()?;
         let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
         Some(if text.contains("Open MPI") || text.contains("OpenRTE") { Flavour::OpenMpi } else { Flavour::Mpich })
     }
@@ -77,12 +78,6 @@ impl Flavour {
     }
 }
 
-/// The launcher: `mpirun` from the PATH, or the one `RUSTPAR_MPIRUN` names
-/// (to pick one MPI among several).
-pub fn mpirun() -> std::ffi::OsString {
-    std::env::var_os("RUSTPAR_MPIRUN").unwrap_or_else(|| "mpirun".into())
-}
-
 /// Why a job was ended early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -116,6 +111,7 @@ impl Jobs {
     /// Runs `program` on the ranks `options` ask for, streaming their output into `sink`.
     pub fn run(
         &self,
+        config: &MpiConfig,
         flavour: Flavour,
         options: &MpiOptions,
         program: &Path,
@@ -125,9 +121,10 @@ impl Jobs {
         let listener = TcpListener::bind(if options.is_local() { "127.0.0.1:0" } else { "0.0.0.0:0" })
             .map_err(|error| CellError::new("MpiError", format!("The kernel could not open a port for the ranks' output ({error}).")))?;
         let port = listener.local_addr().map(|address| address.port()).unwrap_or_default();
-        let address = if options.is_local() { format!("127.0.0.1:{port}") } else { format!("{}:{port}", reachable_host()) };
+        let address =
+            if options.is_local() { format!("127.0.0.1:{port}") } else { format!("{}:{port}", config.address.clone().unwrap_or_else(this_host)) };
 
-        let mut mpirun = Command::new(self::mpirun());
+        let mut mpirun = Command::new(&config.launcher);
         mpirun.args(flavour.arguments(options, program)).env(MPI_OUTPUT_ENV, &address).stdin(Stdio::null());
         mpirun.stdout(Stdio::piped()).stderr(Stdio::piped());
         // SAFETY: geteuid has no preconditions.
@@ -203,11 +200,6 @@ fn read_rank(id: usize, connection: TcpStream, events: &Sender<Event>) {
         }
     }
     let _ = events.send(Event::Closed(id));
-}
-
-/// The name other hosts can reach this one by (`RUSTPAR_MPI_ADDRESS` overrides it).
-fn reachable_host() -> String {
-    std::env::var("RUSTPAR_MPI_ADDRESS").unwrap_or_else(|_| this_host())
 }
 
 /// This machine's name, as ranks report theirs.

@@ -13,16 +13,20 @@ mod program;
 pub use cell::MpiCell;
 
 use super::cell_errors::CompiledCell;
+use crate::config::{Config, MpiConfig};
 use crate::interpreter::{CellError, Execution, Timings};
 use crate::outputs::OutputSink;
 use job::{Flavour, Jobs};
 use program::ProgramBuilds;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 pub struct MpiRunner {
     prelude: Option<PathBuf>,
+    /// Where `:mpi` programs are built.
+    build_root: PathBuf,
+    config: MpiConfig,
     /// What the build project depends on besides the prelude and the MPI: kernel and rustc.
     build_key: String,
     /// Found at the first `:mpi` cell: most sessions never run one.
@@ -33,12 +37,16 @@ pub struct MpiRunner {
 }
 
 impl MpiRunner {
-    /// A runner building against `prelude` (when it was found); `watcher`
-    /// hears when a job starts and stops running.
-    pub fn new(prelude: Option<&Path>, rustc_version: &str, watcher: super::RunWatcher) -> MpiRunner {
+    /// A runner building against the prelude of `config` (when it was
+    /// found); `watcher` hears when a job starts and stops running.
+    pub fn new(config: &Config, rustc_version: &str, watcher: super::RunWatcher) -> MpiRunner {
         let build_key = format!("{} {rustc_version}", env!("CARGO_PKG_VERSION"));
+        let build_root =
+            config.mpi.build_dir.clone().unwrap_or_else(|| config.cache_dir.clone().unwrap_or_else(std::env::temp_dir).join("mpi-builds"));
         MpiRunner {
-            prelude: prelude.map(Path::to_owned),
+            prelude: config.prelude.clone(),
+            build_root,
+            config: config.mpi.clone(),
             build_key,
             builds: OnceLock::new(),
             flavour: OnceLock::new(),
@@ -50,17 +58,18 @@ impl MpiRunner {
     pub fn execute(&self, cell: &MpiCell, sink: &dyn OutputSink) -> Execution {
         let began = Instant::now();
         let failed = |error| Execution { outcome: Err(error), timings: Timings { compile: began.elapsed(), ..Timings::default() } };
-        let Some(flavour) = *self.flavour.get_or_init(Flavour::detect) else {
+        let launcher = &self.config.launcher;
+        let Some(flavour) = *self.flavour.get_or_init(|| Flavour::detect(launcher)) else {
             return failed(CellError::new(
                 "MpiError",
                 format!(
                     "MPI is not installed here: `{}` could not be run. Install Open MPI (`sudo apt-get install openmpi-bin libopenmpi-dev`, \
                      or run `bash install.sh` as root), then restart the kernel.",
-                    job::mpirun().to_string_lossy()
+                    launcher.to_string_lossy()
                 ),
             ));
         };
-        let builds = self.builds.get_or_init(|| Some(ProgramBuilds::new(self.prelude.as_deref()?, &self.build_key, &job::mpirun())));
+        let builds = self.builds.get_or_init(|| Some(ProgramBuilds::new(&self.build_root, self.prelude.as_deref()?, &self.build_key, launcher)));
         let Some(builds) = builds else {
             return failed(CellError::new(
                 "MpiError",
@@ -75,7 +84,7 @@ impl MpiRunner {
         (self.watcher)(true);
         let code = cell.lines.join("\n");
         let compiled = CompiledCell { file: "src/main.rs", source: &program.source, cell: &code };
-        let outcome = self.jobs.run(flavour, &cell.options, &program.path, &compiled, sink);
+        let outcome = self.jobs.run(&self.config, flavour, &cell.options, &program.path, &compiled, sink);
         (self.watcher)(false);
         Execution { outcome: outcome.map(|()| None), timings: Timings { compile: built - began, run: built.elapsed() } }
     }

@@ -7,7 +7,6 @@
 //! that starts MPI: line numbers in rustc's errors are the cell's own.
 
 use super::cell::MpiCell;
-use crate::evaluator::cache_dir;
 use crate::interpreter::CellError;
 use serde_json::Value;
 use std::ffi::OsStr;
@@ -50,17 +49,13 @@ impl Drop for Program {
 }
 
 impl ProgramBuilds {
-    /// The project for this prelude, under the cache folder
-    /// (`$RUSTPAR_MPI_BUILD_DIR` overrides it: on a cluster, use a folder
-    /// every host sees).
+    /// The project for this prelude, under `root` (on a cluster, a folder
+    /// every host sees: `RUSTPAR_MPI_BUILD_DIR`).
     ///
     /// Cells are built with the compiler wrapper that goes with `launcher`
     /// (see [`compiler_wrapper`]), in a project of that MPI's own: a program
     /// built against Open MPI cannot run under MPICH's launcher.
-    pub fn new(prelude: &Path, key: &str, launcher: &OsStr) -> ProgramBuilds {
-        let root = std::env::var_os("RUSTPAR_MPI_BUILD_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| cache_dir().unwrap_or_else(std::env::temp_dir).join("mpi-builds"));
+    pub fn new(root: &Path, prelude: &Path, key: &str, launcher: &OsStr) -> ProgramBuilds {
         let compiler = compiler_wrapper(launcher);
         let mut hasher = DefaultHasher::new();
         (key, prelude, compiler.as_ref().and_then(|wrapper| wrapper.canonicalize().ok())).hash(&mut hasher);
@@ -228,7 +223,7 @@ mod tests {
         assert_eq!(compiler_wrapper(openmpi.as_os_str()), Some(bin.path().join("mpicc.openmpi")));
         assert_eq!(compiler_wrapper(hydra.as_os_str()), None, "no mpicc.hydra: rsmpi chooses");
         let prelude = Path::new("/prelude");
-        let folder = |launcher: &Path| ProgramBuilds::new(prelude, "key", launcher.as_os_str()).dir;
+        let folder = |launcher: &Path| ProgramBuilds::new(Path::new("/builds"), prelude, "key", launcher.as_os_str()).dir;
         assert_ne!(folder(&mpich), folder(&openmpi), "one project per MPI");
         assert_eq!(folder(&mpich), folder(&mpich));
     }
