@@ -19,7 +19,8 @@ with a Rust toolchain (cargo) and Python 3:
      packages already installed are skipped, and `apt-get update` runs only
      when something is missing;
   2. a Python virtual environment in .venv with the packages listed in
-     scripts/requirements.txt (pip runs only when that list changes);
+     scripts/requirements.txt (pip runs only when that list changes), and
+     the repository's python/ folder (the shared client module) on its path;
   3. `cargo build --release --locked -p rustpar-kernel` (honours
      CARGO_TARGET_DIR, default ./target);
   4. the kernelspec "rustpar" for the current user (--user) and for the
@@ -226,6 +227,10 @@ else
         || die "pip install failed (is PyPI reachable?)"
     echo "$want_hash" > "$STAMP"
 fi
+# The shared client module (python/rustpar_client.py) for tests, scripts and benchmarks.
+"$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' | {
+    read -r site && echo "$ROOT/python" > "$site/rustpar.pth"
+}
 
 # --------------------------------------------------------------------------
 # 3. Build the kernel

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 
-import jupyter_client
+import rustpar_client
 from jupyter_client.kernelspec import KernelSpecManager
 
 FIRST_CELL = """use rayon::prelude::*;
@@ -31,16 +31,8 @@ total > 0.0"""
 
 
 def run(client, code):
-    msg_id = client.execute(code)
-    while True:
-        reply = client.get_shell_msg(timeout=600)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            break
-    assert reply["content"]["status"] == "ok", reply["content"]
-    while True:
-        message = client.get_iopub_msg(timeout=60)
-        if message["parent_header"].get("msg_id") == msg_id and message["content"].get("execution_state") == "idle":
-            return
+    reply, msgs = rustpar_client.run(client, code, timeout=600)
+    assert reply["content"]["status"] == "ok", rustpar_client.describe(reply, msgs)
 
 
 def without_prelude(folder):
@@ -51,11 +43,8 @@ def without_prelude(folder):
 
 
 def session(specs=None, **env):
-    manager = jupyter_client.KernelManager(kernel_name="rustpar", **({"kernel_spec_manager": specs} if specs else {}))
-    manager.start_kernel(env={**os.environ, **env})
-    client = manager.client()
-    client.start_channels()
-    return manager, client
+    kernel = rustpar_client.Kernel.start(env, **({"kernel_spec_manager": specs} if specs else {}))
+    return kernel.manager, kernel.client
 
 
 def first_cell(**env):

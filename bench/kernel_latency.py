@@ -12,7 +12,8 @@ import os
 import statistics
 import time
 
-import jupyter_client
+from jupyter_client import KernelManager
+from rustpar_client import collect_iopub, get_reply, run_timed
 
 CASES = {
     "rustpar": {"warm": "1+1", "busy": "loop { check_interrupt(); }", "plain_busy": "loop {}"},
@@ -22,37 +23,28 @@ CASES = {
 
 def start(kernel_name):
     began = time.perf_counter()
-    manager = jupyter_client.KernelManager(kernel_name=kernel_name)
+    manager = KernelManager(kernel_name=kernel_name)
     # No spare session: one starting beside the ipykernel baseline would slow it.
     manager.start_kernel(env={**os.environ, "RUSTPAR_SPARE": "0"})
     client = manager.client()
     client.start_channels()
-    client.kernel_info()
-    client.get_shell_msg(timeout=60)
+    get_reply(client, client.kernel_info(), timeout=60)
     seconds = time.perf_counter() - began
     # iopub may not be subscribed yet: a fast kernel's idle would be missed.
     client.wait_for_ready(timeout=60)
     return manager, client, seconds
 
 
-def execute(client, code, interrupt_after=None, manager=None):
-    """Seconds from sending (or from the interrupt) to the execute_reply."""
-    began = time.perf_counter()
+def interrupted(client, manager, code, after):
+    """Seconds from an interrupt, `after` seconds into the cell, to its execute_reply."""
     msg_id = client.execute(code)
-    if interrupt_after is not None:
-        time.sleep(interrupt_after)
-        began = time.perf_counter()
-        manager.interrupt_kernel()
-    while True:
-        reply = client.get_shell_msg(timeout=600)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            elapsed = time.perf_counter() - began
-            break
-    # Wait for idle so the next measurement starts clean.
-    while True:
-        message = client.get_iopub_msg(timeout=60)
-        if message["parent_header"].get("msg_id") == msg_id and message["content"].get("execution_state") == "idle":
-            return elapsed, reply["content"]
+    time.sleep(after)
+    began = time.perf_counter()
+    manager.interrupt_kernel()
+    get_reply(client, msg_id, timeout=600)
+    elapsed = time.perf_counter() - began
+    collect_iopub(client, msg_id)  # the next measurement starts once the cell is idle
+    return elapsed
 
 
 def measure(kernel_name, repeats):
@@ -61,11 +53,11 @@ def measure(kernel_name, repeats):
     for _ in range(repeats):
         manager, client, seconds = start(kernel_name)
         starts.append(seconds)
-        execute(client, cases["warm"])  # the first cell pays for start-up
-        warm.extend(execute(client, cases["warm"])[0] for _ in range(5))
-        interrupt.append(execute(client, cases["busy"], interrupt_after=1.0, manager=manager)[0])
+        run_timed(client, cases["warm"], timeout=600)  # the first cell pays for start-up
+        warm.extend(run_timed(client, cases["warm"])[0] for _ in range(5))
+        interrupt.append(interrupted(client, manager, cases["busy"], after=1.0))
         if cases["plain_busy"]:
-            plain_interrupt.append(execute(client, cases["plain_busy"], interrupt_after=1.0, manager=manager)[0])
+            plain_interrupt.append(interrupted(client, manager, cases["plain_busy"], after=1.0))
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     return {

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-import jupyter_client
+from rustpar_client import Kernel, describe, run_timed, stream_text
 
 ROUND_TRIPS = 20000
 BIG = 8 * 1024 * 1024
@@ -116,24 +116,10 @@ MPI4PY_HELLO = ("-c", "from mpi4py import MPI; c = MPI.COMM_WORLD; print(f'hello
 
 def execute(client, code):
     """(seconds to the reply, stdout text) of one cell."""
-    began = time.perf_counter()
-    msg_id = client.execute(code)
-    while True:
-        reply = client.get_shell_msg(timeout=900)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            elapsed = time.perf_counter() - began
-            break
+    elapsed, reply, msgs = run_timed(client, code, timeout=900)
     if reply["content"]["status"] != "ok":
-        raise RuntimeError(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
-    text = ""
-    while True:
-        message = client.get_iopub_msg(timeout=60)
-        if message["parent_header"].get("msg_id") != msg_id:
-            continue
-        if message["msg_type"] == "stream":
-            text += message["content"]["text"]
-        if message["content"].get("execution_state") == "idle":
-            return elapsed, text
+        raise RuntimeError(describe(reply, msgs))
+    return elapsed, stream_text(msgs)
 
 
 def main():
@@ -145,12 +131,9 @@ def main():
     except ImportError:
         sys.exit("mpi4py is the baseline: install it with `.venv/bin/pip install mpi4py`")
 
-    manager = jupyter_client.KernelManager(kernel_name="rustpar")
     # No spare session: one starting beside the mpi4py baseline would slow it.
-    manager.start_kernel(env={**os.environ, "RUSTPAR_SPARE": "0"})
-    client = manager.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=120)
+    kernel = Kernel.start({"RUSTPAR_SPARE": "0"})
+    client = kernel.client
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(MPI4PY_PROGRAM)
     try:
@@ -166,8 +149,7 @@ def main():
             rows["mpi4py_hello"].append(mpirun_seconds(sys.executable, *MPI4PY_HELLO))
     finally:
         os.unlink(script.name)
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+        kernel.stop(now=True)
 
     def median(name, key):
         return statistics.median(row[key] for row in rows[name])

@@ -26,26 +26,20 @@ import statistics
 import subprocess
 import time
 
-import jupyter_client
+from rustpar_client import Kernel, describe, run_timed
 
 
 def start_kernel():
-    manager = jupyter_client.KernelManager(kernel_name="rustpar")
     # No spare session: one warming beside the measurements would share the cores.
-    manager.start_kernel(env={**os.environ, "RUSTPAR_SPARE": "0"})
-    client = manager.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-    return manager, client
+    kernel = Kernel.start({"RUSTPAR_SPARE": "0"})
+    return kernel.manager, kernel.client
 
 
 def run_cell(client, code):
     """Seconds from sending the cell to its execute_reply."""
-    began = time.perf_counter()
-    reply = client.execute_interactive(code, timeout=600, output_hook=lambda _message: None)
-    seconds = time.perf_counter() - began
+    seconds, reply, msgs = run_timed(client, code, timeout=600)
     if reply["content"]["status"] != "ok":
-        raise SystemExit(f"the cell {code!r} failed: {reply['content'].get('evalue')}")
+        raise SystemExit(f"the cell {code!r} failed:\n{describe(reply, msgs)}")
     return seconds
 
 

@@ -63,24 +63,19 @@ class RustparKernelTests(jupyter_kernel_test.KernelTests):
         {"code": '"abc".len()', "result": "3"},
     ]
 
-    # Filled in setUpClass from helpers (the prelude's display API).
-    code_display_data: list[dict[str, str]] = []
+    code_display_data = [{"code": helpers.PRELUDE_HTML_DISPLAY, "mime": "text/html"}]
 
     code_history_pattern = "6?7"
     supported_history_operations = ("tail", "range", "search")
 
     code_inspect_sample = "Vec"
 
-    code_clear_output = ""
+    code_clear_output = 'println!("soon gone");\n' + helpers.PRELUDE_CLEAR_OUTPUT
 
     @classmethod
     def setUpClass(cls) -> None:
         # A warm kernel, so that the suite's 15 s per request suffices.
         cls.km, cls.kc = start_kernel()
-        if helpers.PRELUDE_HTML_DISPLAY is not None:
-            cls.code_display_data = [{"code": helpers.PRELUDE_HTML_DISPLAY, "mime": "text/html"}]
-        if helpers.PRELUDE_CLEAR_OUTPUT is not None:
-            cls.code_clear_output = 'println!("soon gone");\n' + helpers.PRELUDE_CLEAR_OUTPUT
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -91,14 +86,6 @@ class RustparKernelTests(jupyter_kernel_test.KernelTests):
         return super().execute_helper(
             code, timeout=timeout, silent=silent, store_history=store_history, stop_on_error=stop_on_error
         )
-
-    def test_display_data(self) -> None:
-        helpers.need(helpers.PRELUDE_HTML_DISPLAY, "an HTML display")
-        super().test_display_data()
-
-    def test_clear_output(self) -> None:
-        helpers.need(helpers.PRELUDE_CLEAR_OUTPUT, "clear_output")
-        super().test_clear_output()
 
 
 class RustparIopubWelcomeTests(jupyter_kernel_test.IopubWelcomeTests):

@@ -72,3 +72,34 @@ def test_a_flood_of_malformed_frames_writes_a_few_log_lines():
         lines = [line for line in log.read().splitlines() if "shell" in line]
     assert 4 <= len(lines) <= 10, f"{len(lines)} log lines for 2000 bad frames:\n" + "\n".join(lines[:20])
     assert any("1000" in line for line in lines), lines
+
+
+def test_a_kernel_whose_client_was_killed_shuts_down_and_cleans_up():
+    """As ipykernel does: a kernel outliving its client (JPY_PARENT_PID) ends,
+    and takes its session folder with it."""
+    import glob
+    import os
+    import subprocess
+    import sys
+
+    client = (
+        "import jupyter_client, time\n"
+        "km = jupyter_client.KernelManager(kernel_name='rustpar'); km.start_kernel()\n"
+        "kc = km.client(); kc.start_channels(); kc.wait_for_ready(timeout=120)\n"
+        "kc.execute_interactive('1+1', timeout=300, output_hook=lambda message: None)\n"
+        "print(km.provisioner.pid, flush=True); time.sleep(600)\n"
+    )
+    before = set(glob.glob("/tmp/rustpar-session-*"))
+    parent = subprocess.Popen([sys.executable, "-c", client], stdout=subprocess.PIPE, text=True)
+    try:
+        kernel_pid = int(parent.stdout.readline())
+        session = set(glob.glob("/tmp/rustpar-session-*")) - before
+        assert len(session) == 1, session
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.time() + 10
+    while os.path.exists(f"/proc/{kernel_pid}") and time.time() < deadline:
+        time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{kernel_pid}"), "the kernel outlived its client"
+    assert not any(os.path.exists(folder) for folder in session), "the session folder was left behind"

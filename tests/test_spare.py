@@ -9,7 +9,9 @@ import os
 import tempfile
 import time
 
-from helpers import FIRST_CELL_TIMEOUT, assert_error, assert_ok, result_text, run, start_kernel, stop_kernel
+import pytest
+
+from helpers import FIRST_CELL_TIMEOUT, assert_error, assert_ok, get_reply, result_text, run, start_kernel, stop_kernel
 
 
 def waiting_spares(folder: str) -> list[str]:
@@ -81,38 +83,97 @@ def test_a_kernel_takes_over_the_spare_another_left_and_both_end_cleanly():
     wait_until(lambda: not waiting_spares(folder), 60, f"the spares to leave: {offer}")
 
 
-def test_a_spare_that_is_starting_is_stopped_while_cells_run():
-    """A spare at work beside a running cell would skew its timings."""
-    folder = os.path.join(tempfile.mkdtemp(prefix="rustpar-spares-test-"), "spares")
-    km, kc = start_kernel(env={"RUSTPAR_SPARE": "1", "RUSTPAR_SPARE_DIR": folder, "RUSTPAR_SPARE_GRACE": "2"})
-    try:
-        def spare_state():
-            for pid in os.listdir("/proc"):
-                try:
-                    cmdline = open(f"/proc/{pid}/cmdline").read()
-                    fields = open(f"/proc/{pid}/stat").read().split(") ")[1].split()
-                except (FileNotFoundError, ProcessLookupError, NotADirectoryError, IndexError):
-                    continue
-                if cmdline.endswith("\0spare\0") and int(fields[1]) == km.provisioner.pid:
-                    return fields[0]
-            return None
+def spares_of(folder: str) -> dict[int, str]:
+    """The spare processes whose spares folder is `folder`, and their states
+    (`T` when stopped)."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline").read()
+            environ = open(f"/proc/{pid}/environ").read().split("\0")
+            state = open(f"/proc/{pid}/stat").read().split(") ")[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+            continue
+        if cmdline.endswith("\0spare\0") and f"RUSTPAR_SPARE_DIR={folder}" in environ and state != "Z":
+            found[int(pid)] = state
+    return found
 
-        wait_until(spare_state, 60, "the kernel to start a spare")
-        msg_id = kc.execute("std::thread::sleep(std::time::Duration::from_secs(3));")
-        states = []
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            offer = glob.glob(os.path.join(folder, "*.offer"))
-            warming = bool(offer) and open(offer[0]).read().startswith("warming ")
-            states.append((warming, spare_state()))
-            try:
-                reply = kc.get_shell_msg(timeout=0.2)
-                if reply["parent_header"].get("msg_id") == msg_id:
-                    break
-            except Exception:  # noqa: BLE001 - no reply yet
-                pass
-        assert (True, "T") in states, f"the starting spare was not stopped while the cell ran: {states}"
-        wait_until(lambda: spare_state() not in ("T", None), 10, "the spare to go on after the cell")
+
+def offer_says(folder: str, state: str) -> bool:
+    return any(open(path).read().startswith(f"{state} ") for path in glob.glob(os.path.join(folder, "*.offer")))
+
+
+def states_while(kc, code: str, folder: str) -> list[tuple[bool, dict[int, str]]]:
+    """Runs `code` on `kc`, noting every 0.2 s whether a spare was starting
+    and the states of the spare processes, until the cell's reply."""
+    msg_id = kc.execute(code)
+    states = []
+    for _ in range(150):
+        states.append((offer_says(folder, "warming"), spares_of(folder)))
+        try:
+            if get_reply(kc, msg_id, timeout=0.2):
+                return states
+        except TimeoutError:
+            pass
+    raise AssertionError(f"the cell did not end: {states[-3:]}")
+
+
+def spares_env(folder: str, **more: str) -> dict[str, str]:
+    return {"RUSTPAR_SPARE": "1", "RUSTPAR_SPARE_DIR": folder, **more}
+
+
+def new_folder() -> str:
+    return os.path.join(tempfile.mkdtemp(prefix="rustpar-spares-test-"), "spares")
+
+
+def test_a_starting_spare_is_stopped_while_any_kernels_cell_runs():
+    """A spare at work beside a running cell would skew its timings: a cell of
+    any kernel, even one whose own spares are off, stops it."""
+    folder = new_folder()
+    owner = start_kernel(env=spares_env(folder))
+    bystander = start_kernel(env={"RUSTPAR_SPARE": "0", "RUSTPAR_SPARE_DIR": folder})
+    try:
+        wait_until(lambda: offer_says(folder, "warming") and spares_of(folder), 60, "the kernel to start a spare")
+        states = states_while(bystander[1], "std::thread::sleep(std::time::Duration::from_secs(3));", folder)
+        assert any(warming and "T" in spares.values() for warming, spares in states), f"the starting spare ran beside the cell: {states}"
+        wait_until(lambda: "T" not in spares_of(folder).values(), 10, "the spare to go on after the cell")
+    finally:
+        stop_kernel(*bystander)
+        stop_kernel(*owner)
+
+
+def test_a_kernel_claims_a_spare_still_starting_even_a_stopped_one():
+    """kernel_info is answered at once, by the spare, and the first cell waits
+    for its session."""
+    folder = new_folder()
+    first = start_kernel(env=spares_env(folder))
+    second = None
+    try:
+        wait_until(lambda: offer_says(folder, "warming") and spares_of(folder), 60, "the kernel to start a spare")
+        # While the first kernel's cell runs, the spare is stopped, still starting.
+        msg_id = first[1].execute("std::thread::sleep(std::time::Duration::from_secs(20));")
+        wait_until(lambda: "T" in spares_of(folder).values(), 15, "the spare to be stopped")
+        [spare] = spares_of(folder)
+        second = start_kernel(env=spares_env(folder), warm=False)
+        with pytest.raises(TimeoutError):
+            get_reply(first[1], msg_id, timeout=0.1)  # kernel_info came while the spare was stopped, still starting
+        assert not offer_says(folder, "warming"), "the claimed spare still offers itself"
+        reply, msgs = run(second[1], "1 + 1", timeout=FIRST_CELL_TIMEOUT)
+        assert_ok(reply, msgs)
+        assert evaluator_of(second[1])[0] == spare, "the kernel did not take over the starting spare"
+        get_reply(first[1], msg_id, timeout=60)
+    finally:
+        for kernel in (second, first):
+            if kernel:
+                stop_kernel(*kernel)
+
+
+def test_no_spare_is_left_soon_after_the_last_kernel_ends():
+    """A spare still starting leaves 5 s after the last kernel of its slot."""
+    folder = new_folder()
+    km, kc = start_kernel(env=spares_env(folder))
+    try:
+        wait_until(lambda: spares_of(folder), 60, "the kernel to start a spare")
     finally:
         stop_kernel(km, kc)
-    wait_until(lambda: not waiting_spares(folder), 120, "the spare to leave")
+    wait_until(lambda: not spares_of(folder), 30, "the spare to leave")

@@ -10,7 +10,7 @@
 
 use crate::comms::Comms;
 use crate::history::History;
-use crate::interpreter::{CellError, Execution, Interpreter, Timings};
+use crate::interpreter::{Execution, Interpreter, Timings};
 use crate::is_complete::{Completeness, is_complete};
 use crate::log_throttle::{self, LogThrottle};
 use crate::magics::{self, Magic};
@@ -392,10 +392,10 @@ impl Kernel {
             }
             Err(error) => {
                 if !silent {
-                    self.publish(Some(request), "error", error_json(&error));
+                    self.publish(Some(request), "error", error.to_content());
                 }
-                metadata["rustpar"]["failed"] = error.ename.clone().into();
-                let mut reply = error_json(&error);
+                metadata["rustpar"]["failed"] = error.ename().into();
+                let mut reply = error.to_content();
                 reply["status"] = "error".into();
                 reply["execution_count"] = count.into();
                 reply["user_expressions"] = json!({});
@@ -421,7 +421,7 @@ impl Kernel {
                 let result = match self.interpreter.execute(code, quiet.clone()).outcome {
                     Ok(value) => json!({ "status": "ok", "data": with_plain_fallback(value.unwrap_or_default()), "metadata": {} }),
                     Err(error) => {
-                        let mut result = error_json(&error);
+                        let mut result = error.to_content();
                         result["status"] = "error".into();
                         result
                     }
@@ -507,10 +507,6 @@ impl OutputSink for Discard {
 
 fn content_json(message: &JupyterMessage) -> Value {
     serde_json::to_value(&message.content).unwrap_or_default()
-}
-
-fn error_json(error: &CellError) -> Value {
-    json!({ "ename": error.ename, "evalue": error.evalue, "traceback": error.traceback })
 }
 
 fn bad_request(evalue: &str) -> Value {

@@ -4,6 +4,7 @@
 //! language: execute, complete, inspect, interrupt. The evcxr evaluator
 //! implements it; tests of the dispatcher can use a fake one.
 
+use crate::cell_error::CellError;
 use crate::outputs::OutputSink;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -22,26 +23,6 @@ pub struct Execution {
 pub struct Timings {
     pub compile: Duration,
     pub run: Duration,
-}
-
-/// A failed cell, in the three fields Jupyter shows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CellError {
-    /// The kind: `CompileError`, `Panic`, `Error`, `Interrupted`,
-    /// `EvaluatorCrashed`, `InputError`, `EvaluatorError`, or the name an
-    /// error returned through `?` gives itself (e.g. `GpuError`).
-    pub ename: String,
-    pub evalue: String,
-    pub traceback: Vec<String>,
-}
-
-impl CellError {
-    /// An error whose traceback is its message, in red.
-    pub fn new(ename: &str, evalue: impl Into<String>) -> CellError {
-        let evalue = evalue.into();
-        let traceback = vec![format!("\x1b[0;31m{ename}\x1b[0m: {evalue}")];
-        CellError { ename: ename.to_owned(), evalue, traceback }
-    }
 }
 
 /// Completion candidates replacing `code[start..end]`.
@@ -71,4 +52,11 @@ pub trait Interpreter: Send + Sync + 'static {
 
     /// Ends the session cleanly before the kernel exits.
     fn shut_down(&self);
+}
+
+/// Hears when each cell starts and ends (compiling, waiting for the session
+/// and running included): the spare keeper keeps spare sessions still then.
+pub trait CellObserver: Send + Sync {
+    fn cell_started(&self);
+    fn cell_ended(&self);
 }

@@ -11,11 +11,13 @@
 //!    [`evaluator`], which drives evcxr and its cell process;
 //! 4. the cell's [`outputs`] flow back through the dispatcher's sink to iopub.
 //!
-//! [`config`] reads every `RUSTPAR_*` setting once, at the start of `main`;
+//! A failed cell is a [`cell_error::CellError`], rendered for Jupyter in that
+//! one module. [`config`] reads every `RUSTPAR_*` setting once, at the start of `main`;
 //! [`is_complete`] and [`magics`] are small pure helpers of the dispatcher;
 //! [`kernelspec`] installs the kernel; [`spare`] keeps a session started
 //! ahead of the next kernel. See HOW_IT_WORKS.md for the whole path.
 
+pub mod cell_error;
 pub mod comms;
 pub mod config;
 pub mod dispatch;

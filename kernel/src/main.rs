@@ -4,11 +4,12 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use rustpar_kernel::config::{Config, Environment};
 use rustpar_kernel::dispatch::Kernel;
-use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process};
+use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process, template_dir};
 use rustpar_kernel::history::History;
 use rustpar_kernel::interpreter::Interpreter;
 use rustpar_kernel::kernelspec::{self, Location};
-use rustpar_kernel::spare::{self, LogOutput, Offer, Slot};
+use rustpar_kernel::spare::offer::{Offer, SpareSession};
+use rustpar_kernel::spare::{LogRelay, Slot, SpareKeeper, spare_folder, wake_whole_group_on_continue};
 use rustpar_kernel::transport::{self, Inboxes, Outbox};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -57,13 +58,15 @@ fn main() -> Result<()> {
     // As the process started: a spare runs with it, and it names the kernel's slot.
     let environment: Environment = std::env::vars_os().collect();
     let config = Config::from_environment(&environment);
+    let log = LogRelay::default();
+    let writer = log.clone();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "warn".into()))
-        .with_writer(|| LogOutput)
+        .with_writer(move || writer.clone())
         .init();
     match Cli::parse().command {
         Command::Run { connection_file } => run(&connection_file, &config, environment),
-        Command::Spare => wait_as_spare(&config, &environment),
+        Command::Spare => wait_as_spare(&config, &environment, &log),
         Command::Install { user: _, sys_prefix, prefix, prelude } => {
             let location = match (sys_prefix, prefix) {
                 (true, _) => Location::SysPrefix,
@@ -140,19 +143,28 @@ fn new_session_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The slot of this kernel's spares: the template key is the saved prelude
+/// build its sessions start from.
+fn slot_of(config: &Config, environment: &Environment, toolchain: &Toolchain) -> Option<Slot> {
+    let template =
+        config.prelude.as_deref().zip(config.cache_dir.as_deref()).map(|(prelude, cache)| template_dir(cache, prelude, &toolchain.version));
+    Slot::of(config, environment, template.as_deref())
+}
+
 fn run(connection_file: &Path, config: &Config, environment: Environment) -> Result<()> {
     let info = read_connection_file(connection_file)?;
     let toolchain = Toolchain::probe();
-    let slot = Slot::of(config, &environment, &toolchain.version);
+    let slot = slot_of(config, &environment, &toolchain);
     if let Some(lifeline) = slot.as_ref().and_then(|slot| slot.claim(connection_file)) {
         return stand_in(lifeline);
     }
     let session_dir = prepare_session(&toolchain)?;
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, spare::cell_running));
+    let keeper = Arc::new(SpareKeeper::new(spare_folder(config).as_deref()));
     let _in_use = slot.as_ref().and_then(Slot::in_use);
     if let Some(slot) = slot {
-        slot.replenish_after_first_cell(environment);
+        keeper.start_after_next_cell(slot, environment);
     }
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, keeper));
     let runtime = runtime()?;
     runtime.block_on(async {
         let sockets = transport::serve(&info, &new_session_id()).await?;
@@ -176,34 +188,55 @@ fn stand_in(lifeline: UnixStream) -> Result<()> {
     Ok(())
 }
 
+/// A spare's session: started when the machine is quiet, or when claimed.
+struct WaitingSession<'a> {
+    to_start: Option<(SessionDir, &'a Config, String, Arc<SpareKeeper>)>,
+    evaluator: Option<Arc<EvcxrEvaluator>>,
+}
+
+impl SpareSession for WaitingSession<'_> {
+    fn start(&mut self) {
+        if let Some((session_dir, config, version, keeper)) = self.to_start.take() {
+            self.evaluator = Some(Arc::new(EvcxrEvaluator::start(session_dir, config, version, keeper)));
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.evaluator.as_ref().is_some_and(|evaluator| evaluator.is_started())
+    }
+}
+
 /// A spare: starts a session in the background, waits for a kernel to
-/// claim it, then serves that kernel's sockets.
-fn wait_as_spare(config: &Config, environment: &Environment) -> Result<()> {
+/// claim it (ready or not), then serves that kernel's sockets.
+fn wait_as_spare(config: &Config, environment: &Environment, log: &LogRelay) -> Result<()> {
     let toolchain = Toolchain::probe();
-    let Some(slot) = Slot::of(config, environment, &toolchain.version) else { return Ok(()) };
+    let Some(slot) = slot_of(config, environment, &toolchain) else { return Ok(()) };
     let session_dir = prepare_session(&toolchain)?;
     slot.background.enter();
-    spare::wake_whole_group_on_continue();
+    wake_whole_group_on_continue();
     // Another spare may already wait in this slot.
     let Some(offer) = Offer::take(&slot) else { return Ok(()) };
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, spare::cell_running));
-    evaluator.wait_until_started();
+    let keeper = Arc::new(SpareKeeper::new(spare_folder(config).as_deref()));
+    let mut session = WaitingSession { to_start: Some((session_dir, config, toolchain.version, keeper.clone())), evaluator: None };
     let runtime = runtime()?;
     let mut sockets = None;
-    let lifeline = offer.wait_for_claim(config.spare.grace, |claim| {
+    let lifeline = offer.wait_for_claim(config.spare.grace, &mut session, |claim| {
         let info = read_connection_file(&claim.connection_file).map_err(|error| format!("{error:#}"))?;
         sockets = Some(runtime.block_on(transport::serve(&info, &new_session_id())).map_err(|error| format!("{error:#}"))?);
         Ok(())
     });
-    let (Some(lifeline), Some(sockets)) = (lifeline, sockets) else {
-        evaluator.shut_down();
+    let evaluator = session.evaluator;
+    let (Some(lifeline), Some(sockets), Some(evaluator)) = (lifeline, sockets, evaluator.clone()) else {
+        if let Some(evaluator) = evaluator {
+            evaluator.shut_down();
+        }
         return Ok(());
     };
     slot.background.leave();
-    LogOutput::send_to_stand_in(&lifeline);
+    log.send_to_stand_in(&lifeline);
     tracing::info!("a spare session took this kernel over");
     let _in_use = slot.in_use();
-    slot.replenish_after_first_cell(environment.clone());
+    keeper.start_after_next_cell(slot, environment.clone());
     runtime.block_on(serve_kernel(sockets, evaluator, config, terminated_or(closed(lifeline, std::io::sink()))));
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())

@@ -3,9 +3,10 @@
 //! no sockets, no cargo builds, milliseconds per test.
 
 use jupyter_protocol::JupyterMessage;
+use rustpar_kernel::cell_error::CellError;
 use rustpar_kernel::dispatch::{Kernel, message};
 use rustpar_kernel::history::History;
-use rustpar_kernel::interpreter::{CellError, Completions, Execution, Interpreter, Timings};
+use rustpar_kernel::interpreter::{Completions, Execution, Interpreter, Timings};
 use rustpar_kernel::outputs::{Output, OutputSink, Stream};
 use rustpar_kernel::transport::{Channel, Inboxes, Incoming, Outbox};
 use serde_json::{Map, Value, json};
@@ -50,17 +51,17 @@ impl Interpreter for FakeInterpreter {
                 sink.emit(Output::Text { stream: Stream::Stdout, text: format!("{rest}\n") });
                 Ok(None)
             }
-            "fail" => Err(CellError::new("Error", "the cell failed")),
+            "fail" => Err(CellError::Returned { name: "Error".into(), message: "the cell failed".into(), details: Vec::new() }),
             "input" => match sink.request_input("name? ", false) {
                 Ok(line) => {
                     sink.emit(Output::Text { stream: Stream::Stdout, text: format!("got {line}\n") });
                     Ok(None)
                 }
-                Err(error) => Err(CellError::new("InputError", error.to_string())),
+                Err(error) => Err(CellError::Input(error.to_string())),
             },
             "wait" => {
                 self.wait_for_stop();
-                Err(CellError::new("Interrupted", "stopped"))
+                Err(CellError::Interrupted("stopped".into()))
             }
             "pause" => {
                 self.wait_for_stop();

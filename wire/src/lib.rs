@@ -16,9 +16,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod cell_code;
 pub mod rank_link;
 mod session_state;
 
+pub use cell_code::{ATTACH_CODE, ENTER_CELL_CODE, MPI_EPILOGUE, MPI_PROLOGUE, WARM_UP_CODE, named_error, parse_named_error};
 pub use session_state::{SESSION_STATE_ENV, SESSION_STATE_LAYOUT, SessionState};
 
 /// The first byte of every rustpar protocol line.
@@ -35,15 +37,6 @@ pub const EVCXR_CONTENT_END: &str = "EVCXR_END_CONTENT";
 /// Environment variable holding the number of a pipe the prelude reads: each
 /// byte asks it to flush the cell's stdout and answer [`Message::Flushed`].
 pub const FLUSH_REQUEST_FD_ENV: &str = "RUSTPAR_FLUSH_FD";
-
-/// What the kernel runs once in a new cell process, before any cell, to
-/// connect the prelude to it (see the prelude's `session` module).
-pub const ATTACH_CODE: &str = "rustpar::session::attach();";
-
-/// The line the kernel puts before every cell's code: it prepares that cell's
-/// own copy of the prelude (rayon's global pool, in particular, whose
-/// spawned tasks must not abort the process when they panic).
-pub const ENTER_CELL_CODE: &str = "rustpar::session::enter_cell();";
 
 /// A rich output: MIME bundle, metadata and an optional display id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

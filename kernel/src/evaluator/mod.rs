@@ -11,8 +11,8 @@
 //! cell that does not stop within [`INTERRUPT_GRACE`] has its process killed;
 //! evcxr then starts a fresh one and the prelude is attached again.
 
-mod cell_errors;
 pub mod cell_process;
+mod explain;
 mod mpi;
 mod output_router;
 mod session_dir;
@@ -20,13 +20,14 @@ pub mod type_hints;
 
 pub use session_dir::{SessionDir, template_dir};
 
+use crate::cell_error::CellError;
 use crate::config::Config;
-use crate::interpreter::{CellError, Completions, Execution, Interpreter, Timings};
+use crate::interpreter::{CellObserver, Completions, Execution, Interpreter, Timings};
 use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
 use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext};
 use output_router::OutputRouter;
-use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure};
+use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure, WARM_UP_CODE};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -80,6 +81,8 @@ struct RunningCell {
     child: Mutex<Option<Arc<Mutex<Child>>>>,
     /// Set by a shutdown: a cell process it ends is not started again.
     shutting_down: AtomicBool,
+    /// Set once the session has started (or failed to).
+    started: AtomicBool,
 }
 
 pub struct EvcxrEvaluator {
@@ -89,12 +92,8 @@ pub struct EvcxrEvaluator {
     mpi: mpi::MpiRunner,
     /// Ends an `:mpi` cell's wait for the session to start, on interrupt.
     start_wait: Mutex<Option<Sender<()>>>,
+    observer: Arc<dyn CellObserver>,
 }
-
-/// Code like a first cell's, whose completion makes rust-analyzer analyse
-/// what first cells need (see [`Session::start`]).
-const WARM_UP_CODE: &str =
-    "let numbers = vec![1.0_f64, 2.0];\nlet grid = random_array((2, 2), 1);\nlet total: f64 = numbers.par_iter().sum();\ngrid.";
 
 /// The `:dep` specifications listed under `[package.metadata.rustpar]
 /// precompiled` in the prelude's Cargo.toml: crates that notebooks add with
@@ -105,15 +104,11 @@ fn precompiled_deps(prelude: &Path) -> Vec<String> {
     list.unwrap_or_default().iter().filter_map(|dep| dep.as_str().map(str::to_owned)).collect()
 }
 
-/// Told when a cell's compiled code starts running (`true`), and when a cell
-/// ends (`false`), whether its code ran or not.
-pub type RunWatcher = fn(running: bool);
-
 impl EvcxrEvaluator {
     /// Starts the evaluator thread, building in `dir` with the prelude and
     /// cache folder of `config`; the context and prelude load in the
-    /// background. `watcher` hears when cells run.
-    pub fn start(dir: SessionDir, config: &Config, rustc_version: String, watcher: RunWatcher) -> EvcxrEvaluator {
+    /// background. `observer` hears when each cell starts and ends.
+    pub fn start(dir: SessionDir, config: &Config, rustc_version: String, observer: Arc<dyn CellObserver>) -> EvcxrEvaluator {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let cell = Arc::new(RunningCell::default());
         let worker_cell = cell.clone();
@@ -124,7 +119,7 @@ impl EvcxrEvaluator {
         std::thread::Builder::new()
             .name("rustpar-evaluator".into())
             .spawn(move || {
-                let shutdown = serve(queue, &worker_cell, &dir, template, watcher);
+                let shutdown = serve(queue, &worker_cell, &dir, template);
                 // The folder goes before the shutdown is confirmed: the process may end right after.
                 drop(dir);
                 if let Some(done) = shutdown {
@@ -132,8 +127,13 @@ impl EvcxrEvaluator {
                 }
             })
             .expect("the kernel can start its evaluator thread");
-        let mpi = mpi::MpiRunner::new(config, &rustc_version, watcher);
-        EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None) }
+        let mpi = mpi::MpiRunner::new(config, &rustc_version);
+        EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None), observer }
+    }
+
+    /// Whether the session has finished starting (or failed to).
+    pub fn is_started(&self) -> bool {
+        self.cell.started.load(Ordering::SeqCst)
     }
 
     /// Waits for the session to finish starting (at once if it has); false
@@ -156,6 +156,23 @@ impl EvcxrEvaluator {
         finished
     }
 
+    fn execute_observed(&self, code: &str, sink: Arc<dyn OutputSink>) -> Execution {
+        // `:mpi` cells are programs of their own: they do not go through evcxr.
+        if let Some(cell) = mpi::MpiCell::parse(code) {
+            return match cell {
+                // The session starts on one core for seconds: ranks that ran
+                // beside it would measure half a machine.
+                Ok(cell) if self.wait_until_started_or_interrupted() => self.mpi.execute(&cell, &*sink),
+                Ok(_) => Execution { outcome: Err(explain::interrupted_before_start()), timings: Timings::default() },
+                Err(error) => Execution { outcome: Err(error), timings: Timings::default() },
+            };
+        }
+        self.ask(|done| Job::Execute { code: code.to_owned(), sink, done }).unwrap_or_else(|| Execution {
+            outcome: Err(CellError::EvaluatorCrashed("The evaluator thread has stopped; restart the kernel.".into())),
+            timings: Timings::default(),
+        })
+    }
+
     fn ask<T>(&self, job: impl FnOnce(Sender<T>) -> Job) -> Option<T> {
         let (done, answer) = crossbeam_channel::bounded(1);
         self.jobs.send(job(done)).ok()?;
@@ -169,20 +186,10 @@ impl Interpreter for EvcxrEvaluator {
     }
 
     fn execute(&self, code: &str, sink: Arc<dyn OutputSink>) -> Execution {
-        // `:mpi` cells are programs of their own: they do not go through evcxr.
-        if let Some(cell) = mpi::MpiCell::parse(code) {
-            return match cell {
-                // The session starts on one core for seconds: ranks that ran
-                // beside it would measure half a machine.
-                Ok(cell) if self.wait_until_started_or_interrupted() => self.mpi.execute(&cell, &*sink),
-                Ok(_) => Execution { outcome: Err(cell_errors::interrupted_before_start()), timings: Timings::default() },
-                Err(error) => Execution { outcome: Err(error), timings: Timings::default() },
-            };
-        }
-        self.ask(|done| Job::Execute { code: code.to_owned(), sink, done }).unwrap_or_else(|| Execution {
-            outcome: Err(CellError::new("EvaluatorCrashed", "The evaluator thread has stopped; restart the kernel.")),
-            timings: Timings::default(),
-        })
+        self.observer.cell_started();
+        let execution = self.execute_observed(code, sink);
+        self.observer.cell_ended();
+        execution
     }
 
     fn complete(&self, code: &str, cursor: usize) -> Completions {
@@ -242,18 +249,19 @@ struct Session {
     warning: Option<String>,
     /// Where evcxr builds the cells.
     build_dir: PathBuf,
-    watcher: RunWatcher,
 }
 
 /// The prelude, and where its saved build is (or will be) kept.
 type Template = Option<(PathBuf, Option<PathBuf>)>;
 
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.
-fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template, watcher: RunWatcher) -> Option<Sender<()>> {
-    let mut session = match Session::start(cell, dir, template, watcher) {
+fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template) -> Option<Sender<()>> {
+    let session = Session::start(cell, dir, template);
+    cell.started.store(true, Ordering::SeqCst);
+    let mut session = match session {
         Ok(session) => session,
         Err(message) => {
-            let error = CellError::new("EvaluatorError", message);
+            let error = CellError::Evaluator(message);
             for job in queue {
                 match job {
                     Job::Execute { done, .. } => drop(done.send(Execution { outcome: Err(error.clone()), timings: Timings::default() })),
@@ -282,7 +290,7 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: T
 }
 
 impl Session {
-    fn start(cell: &RunningCell, dir: &SessionDir, template: Template, watcher: RunWatcher) -> Result<Session, String> {
+    fn start(cell: &RunningCell, dir: &SessionDir, template: Template) -> Result<Session, String> {
         let clock = Instant::now();
         let (prelude, saved) = template.unzip();
         let template_to_save = saved.flatten().and_then(|template| dir.fill_from_template(template));
@@ -296,8 +304,8 @@ impl Session {
         tracing::info!("evcxr started in {:?} (template {})", clock.elapsed(), if template_to_save.is_some() { "missing" } else { "used" });
         let context = CommandContext::with_eval_context(eval_context);
         *cell.child.lock().unwrap() = Some(context.process_handle());
-        let outputs = OutputRouter::start(streams.stdout, streams.stderr, watcher);
-        let mut session = Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned(), watcher };
+        let outputs = OutputRouter::start(streams.stdout, streams.stderr);
+        let mut session = Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned() };
         // evcxr picks mold when it is installed and runs every cell's cargo
         // under `mold -run`, whose preloaded library slows each process it
         // starts: about 40 ms more per cell, and mold links a cell no faster
@@ -369,48 +377,51 @@ impl Session {
             },
         };
         // Each cell's own copy of the prelude is prepared before its code runs.
-        let entered = self.attach.is_some() && has_code(code);
-        let to_run = if entered { format!("{ENTER_CELL_CODE}\n{code}") } else { code.to_owned() };
+        // It goes after the cell's leading commands (`:dep`), which evcxr reads only there.
+        let hidden = (self.attach.is_some() && has_code(code)).then(|| leading_commands(code));
+        let to_run = match hidden {
+            Some(at) => with_line(code, at, ENTER_CELL_CODE),
+            None => code.to_owned(),
+        };
         let (ran, result) = self.execute_naming_types(&to_run, &mut callbacks);
-        let hidden_lines = usize::from(entered);
-        let code = if entered { ran.split_once('\n').map_or("", |(_, cell)| cell) } else { ran.as_str() };
+        let ran = match hidden {
+            Some(at) => without_line(&ran, at),
+            None => ran,
+        };
+        let code = ran.as_str();
+        let hidden_line = hidden.map(|at| at + 1);
         *cell.running.lock().unwrap() = None;
         let killed = cell.killed.lock().unwrap().take() == Some(number);
         let interrupted = cell.interrupted.lock().unwrap().take() == Some(number);
         let report = self.outputs.finish_cell();
-        (self.watcher)(false);
         let ended = Instant::now();
         let started = report.started.unwrap_or(ended);
         let timings = Timings { compile: started.saturating_duration_since(began), run: ended.saturating_duration_since(started) };
         let outcome = match result {
-            Err(evcxr::Error::CompilationErrors(errors)) => Err(cell_errors::compile_error(code, hidden_lines, &errors)),
+            Err(evcxr::Error::CompilationErrors(errors)) => Err(explain::compile_error(code, hidden_line, &errors)),
             Err(evcxr::Error::SubprocessTerminated(status)) => {
                 if !cell.shutting_down.load(Ordering::SeqCst) {
                     self.reattach_prelude();
                 }
-                Err(if killed {
-                    cell_errors::interrupted_by_restart(&variables)
-                } else {
-                    cell_errors::crashed(&status, &report.stderr_tail, &variables)
-                })
+                Err(if killed { explain::interrupted_by_restart(&variables) } else { explain::crashed(&status, &report.stderr_tail, &variables) })
             }
-            Err(error) => Err(CellError::new("EvaluatorError", error.to_string())),
+            Err(error) => Err(CellError::Evaluator(error.to_string())),
             Ok(_) if report.failure == Some(Failure::Panicked) && (interrupted || report.panic.as_ref().is_some_and(|panic| panic.interrupted)) => {
-                Err(cell_errors::interrupted_keeping_variables())
+                Err(explain::interrupted_keeping_variables())
             }
             Ok(_) if report.failure == Some(Failure::Panicked) || report.task_panic.is_some() => {
                 // The source of the cell that ran, until the next cell is compiled.
                 let source = std::fs::read_to_string(self.build_dir.join("src/lib.rs")).unwrap_or_default();
-                let compiled = cell_errors::CompiledCell { file: "src/lib.rs", source: &source, cell: code };
+                let compiled = explain::CompiledCell { file: "src/lib.rs", source: &source, cell: code };
                 let cell_panicked = report.failure == Some(Failure::Panicked);
                 Err(match report.task_panic {
-                    Some(task) => cell_errors::task_panic_error(task, cell_panicked, &compiled),
-                    None => cell_errors::panic_error(report.panic, &report.stderr_tail, &compiled),
+                    Some(task) => explain::task_panic_error(task, cell_panicked, &compiled),
+                    None => explain::panic_error(report.panic, &report.stderr_tail, &compiled),
                 })
             }
-            Ok(_) if report.failure == Some(Failure::ReturnedError) => Err(cell_errors::returned_error(&report.stderr_tail)),
+            Ok(_) if report.failure == Some(Failure::ReturnedError) => Err(explain::returned_error(&report.stderr_tail)),
             // The cell went on with an empty line, but it did not get what it asked for.
-            Ok(_) if let Some(error) = refused_input.take() => Err(CellError::new("InputError", error.to_string())),
+            Ok(_) if let Some(error) = refused_input.take() => Err(CellError::Input(error.to_string())),
             Ok(outputs) => {
                 let mut values = outputs.content_by_mime_type;
                 // A cell ending in a call that returns nothing has no value to show.
@@ -505,6 +516,23 @@ fn has_code(cell: &str) -> bool {
     cell.lines().map(str::trim).any(|line| !line.is_empty() && !line.starts_with(':'))
 }
 
+/// How many lines of commands and blank lines a cell starts with.
+fn leading_commands(cell: &str) -> usize {
+    cell.lines().take_while(|line| line.trim().is_empty() || line.trim().starts_with(':')).count()
+}
+
+/// `code` with `line` inserted before its line `at` (counted from 0).
+fn with_line(code: &str, at: usize, line: &str) -> String {
+    let mut lines: Vec<&str> = code.lines().collect();
+    lines.insert(at.min(lines.len()), line);
+    lines.join("\n")
+}
+
+/// `code` without its line `at` (counted from 0).
+fn without_line(code: &str, at: usize) -> String {
+    code.lines().enumerate().filter(|&(index, _)| index != at).map(|(_, line)| line).collect::<Vec<_>>().join("\n")
+}
+
 /// The byte offset just after the identifier the cursor is in (or after).
 fn end_of_word(code: &str, cursor: usize) -> usize {
     let cursor = cursor.min(code.len());
@@ -540,6 +568,11 @@ mod tests {
     fn cells_of_commands_alone_have_no_code() {
         assert!(!has_code(":dep itoa = \"1\"\n\n:vars"));
         assert!(has_code(":dep itoa = \"1\"\nlet x = 1;"));
+        let cell = ":dep itoa = \"1\"\n\nlet x = 1;";
+        assert_eq!(super::leading_commands(cell), 2);
+        let hidden = super::with_line(cell, 2, "enter();");
+        assert_eq!(hidden, ":dep itoa = \"1\"\n\nenter();\nlet x = 1;");
+        assert_eq!(super::without_line(&hidden, 2), cell);
     }
 
     #[test]

@@ -33,14 +33,12 @@ pub(crate) struct OutputRouter {
     sink: Mutex<Option<Arc<dyn OutputSink>>>,
     report: Mutex<CellReport>,
     flush_requests: Sender<Sender<()>>,
-    watcher: super::RunWatcher,
 }
 
 impl OutputRouter {
-    /// `watcher` hears when a cell's code starts to run.
-    pub fn start(stdout: Receiver<String>, stderr: Receiver<String>, watcher: super::RunWatcher) -> Arc<OutputRouter> {
+    pub fn start(stdout: Receiver<String>, stderr: Receiver<String>) -> Arc<OutputRouter> {
         let (flush_requests, flushes) = crossbeam_channel::unbounded();
-        let router = Arc::new(OutputRouter { sink: Mutex::new(None), report: Mutex::default(), flush_requests, watcher });
+        let router = Arc::new(OutputRouter { sink: Mutex::new(None), report: Mutex::default(), flush_requests });
         let pump = router.clone();
         std::thread::Builder::new()
             .name("rustpar-outputs".into())
@@ -122,10 +120,7 @@ impl OutputRouter {
                 return;
             }
             Message::CellFailed(failure) => return self.report.lock().unwrap().failure = Some(failure),
-            Message::CellStarted => {
-                (self.watcher)(true);
-                return self.report.lock().unwrap().started = Some(Instant::now());
-            }
+            Message::CellStarted => return self.report.lock().unwrap().started = Some(Instant::now()),
             // Consumed by the cell process; never forwarded.
             Message::Flushed => return,
         };

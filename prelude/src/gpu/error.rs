@@ -66,7 +66,7 @@ impl GpuError {
 
 impl fmt::Display for GpuError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GpuError: {}", self.message)
+        f.write_str(&rustpar_wire::named_error("GpuError", &self.message))
     }
 }
 

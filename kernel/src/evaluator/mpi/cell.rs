@@ -1,6 +1,6 @@
 //! Reading an `:mpi` cell: its options line and its body.
 
-use crate::interpreter::CellError;
+use crate::cell_error::CellError;
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -71,14 +71,12 @@ impl MpiCell {
     }
 
     fn read_options(arguments: &str) -> Result<MpiOptions, CellError> {
-        let words = shlex::split(arguments)
-            .ok_or_else(|| CellError::new("MpiError", "The :mpi line has an unclosed quote. Example: `:mpi -n 4 --timeout 30`."))?;
+        let words =
+            shlex::split(arguments).ok_or_else(|| CellError::mpi("The :mpi line has an unclosed quote. Example: `:mpi -n 4 --timeout 30`."))?;
         MpiOptions::try_parse_from(words).map_err(|error| {
             let message = error.render().to_string();
             let first = message.lines().next().unwrap_or("the :mpi options could not be read").trim_start_matches("error: ");
-            let mut cell_error = CellError::new("MpiError", format!("{first}. Write the options like this: `:mpi -n 4 --timeout 30`."));
-            cell_error.traceback.push(MpiOptions::command_help());
-            cell_error
+            CellError::mpi(format!("{first}. Write the options like this: `:mpi -n 4 --timeout 30`.")).with_detail(MpiOptions::command_help())
         })
     }
 }
@@ -109,9 +107,9 @@ mod tests {
     #[test]
     fn bad_options_say_how_to_write_them() {
         let error = MpiCell::parse(":mpi -n zero\n").unwrap().unwrap_err();
-        assert_eq!(error.ename, "MpiError");
-        assert!(error.evalue.contains("-n"), "{}", error.evalue);
-        assert!(error.evalue.contains(":mpi -n 4"), "{}", error.evalue);
+        assert_eq!(error.ename(), "MpiError");
+        assert!(error.evalue().contains("-n"), "{}", error.evalue());
+        assert!(error.evalue().contains(":mpi -n 4"), "{}", error.evalue());
         assert!(MpiCell::parse(":mpi\n").unwrap().is_err(), "the number of ranks is required");
     }
 }

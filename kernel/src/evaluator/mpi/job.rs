@@ -8,9 +8,9 @@
 //! SIGTERM to mpirun's process group, then SIGKILL to whatever is left.
 
 use super::cell::MpiOptions;
+use crate::cell_error::CellError;
 use crate::config::MpiConfig;
-use crate::evaluator::cell_errors::{CompiledCell, panic_location, returned_error};
-use crate::interpreter::CellError;
+use crate::evaluator::explain::{CompiledCell, panic_location, returned_error};
 use crate::outputs::{Output, OutputSink, Stream};
 use crossbeam_channel::{Receiver, Sender};
 use rustpar_wire::rank_link::{Frame, MPI_OUTPUT_ENV, RankHello};
@@ -119,7 +119,7 @@ impl Jobs {
         sink: &dyn OutputSink,
     ) -> Result<(), CellError> {
         let listener = TcpListener::bind(if options.is_local() { "127.0.0.1:0" } else { "0.0.0.0:0" })
-            .map_err(|error| CellError::new("MpiError", format!("The kernel could not open a port for the ranks' output ({error}).")))?;
+            .map_err(|error| CellError::mpi(format!("The kernel could not open a port for the ranks' output ({error}).")))?;
         let port = listener.local_addr().map(|address| address.port()).unwrap_or_default();
         let address =
             if options.is_local() { format!("127.0.0.1:{port}") } else { format!("{}:{port}", config.address.clone().unwrap_or_else(this_host)) };
@@ -134,9 +134,9 @@ impl Jobs {
         }
         // Its own process group, so that ending the job reaches every local process of it.
         std::os::unix::process::CommandExt::process_group(&mut mpirun, 0);
-        let mut child = mpirun.spawn().map_err(|error| {
-            CellError::new("MpiError", format!("mpirun could not be started ({error}). Check that `mpirun --version` works in a terminal."))
-        })?;
+        let mut child = mpirun
+            .spawn()
+            .map_err(|error| CellError::mpi(format!("mpirun could not be started ({error}). Check that `mpirun --version` works in a terminal.")))?;
         let group = child.id() as libc::pid_t;
 
         let (events, incoming) = crossbeam_channel::unbounded();
@@ -398,26 +398,23 @@ impl<'a> Collector<'a> {
 
     /// How the job went, in the error a student reads when it failed.
     fn verdict(self, options: &MpiOptions, compiled: &CompiledCell) -> Result<(), CellError> {
-        let mut error = match self.stopped {
-            Some(Stop::Interrupt) => CellError::new(
-                "Interrupted",
-                "The MPI job was interrupted and all its ranks were stopped. The notebook's variables are untouched: an :mpi cell runs as a program of its own.",
+        let error = match self.stopped {
+            Some(Stop::Interrupt) => CellError::Interrupted(
+                "The MPI job was interrupted and all its ranks were stopped. The notebook's variables are untouched: an :mpi cell runs as a program of its own."
+                    .into(),
             ),
-            Some(Stop::Timeout) => CellError::new(
-                "MpiError",
-                format!(
-                    "The MPI job ran longer than its --timeout of {} s, so all {} ranks were stopped. Raise the timeout, or look for a rank that waits for a message nobody sends.",
-                    options.timeout.unwrap_or_default(),
-                    options.ranks
-                ),
-            ),
+            Some(Stop::Timeout) => CellError::mpi(format!(
+                "The MPI job ran longer than its --timeout of {} s, so all {} ranks were stopped. Raise the timeout, or look for a rank that waits for a message nobody sends.",
+                options.timeout.unwrap_or_default(),
+                options.ranks
+            )),
             None if self.exit.is_some_and(|status| status.success()) => return Ok(()),
             None => self.rank_failure(options, compiled),
         };
         // A rank's own report says it all; otherwise mpirun's words are the best clue.
         let explained_by_rank = self.ranks.values().any(|rank| rank.panic.is_some() || rank.failure.is_some());
         if self.stopped.is_none() && !explained_by_rank && !self.mpirun_tail.is_empty() {
-            error.traceback.push(format!("\x1b[2mmpirun said:\n{}\x1b[0m", self.mpirun_tail.join("\n")));
+            return Err(error.with_detail(format!("\x1b[2mmpirun said:\n{}\x1b[0m", self.mpirun_tail.join("\n"))));
         }
         Err(error)
     }
@@ -425,24 +422,21 @@ impl<'a> Collector<'a> {
     fn rank_failure(&self, options: &MpiOptions, compiled: &CompiledCell) -> CellError {
         let stopped_job = "the whole job was stopped (mpirun ends every rank when one fails)";
         if let Some((rank, panic)) = self.ranks.iter().find_map(|(rank, state)| Some((rank, state.panic.as_ref()?))) {
-            let mut error = CellError::new("MpiError", format!("Rank {rank} panicked: {}; {stopped_job}.", panic.message));
-            if let Some(location) = &panic.location {
-                error.traceback.extend(panic_location(location, compiled));
-            }
-            return error;
+            let details = panic.location.as_ref().map(|location| panic_location(location, compiled)).unwrap_or_default();
+            return CellError::Mpi { message: format!("Rank {rank} panicked: {}; {stopped_job}.", panic.message), details };
         }
         if let Some((rank, state)) = self.ranks.iter().find(|(_, state)| state.failure == Some(Failure::ReturnedError)) {
             let returned = returned_error(&state.stderr_tail.join("\n"));
-            return CellError::new("MpiError", format!("Rank {rank} returned an error: {}; {stopped_job}.", returned.evalue));
+            return CellError::mpi(format!("Rank {rank} returned an error: {}; {stopped_job}.", returned.evalue()));
         }
         if self.ranks.is_empty() {
             let said = self.mpirun_tail.iter().find(|line| !line.trim().is_empty() && !line.starts_with("---")).cloned().unwrap_or_default();
-            return CellError::new("MpiError", format!("mpirun could not start the {} ranks: {said}", options.ranks));
+            return CellError::mpi(format!("mpirun could not start the {} ranks: {said}", options.ranks));
         }
         let status = self.exit.map(describe_exit).unwrap_or_else(|| "it did not report how".into());
         match self.ranks.iter().find(|(_, state)| !state.finished) {
-            Some((rank, _)) => CellError::new("MpiError", format!("Rank {rank} ended before its cell finished (mpirun {status}); {stopped_job}.")),
-            None => CellError::new("MpiError", format!("Every rank finished, but mpirun {status}.")),
+            Some((rank, _)) => CellError::mpi(format!("Rank {rank} ended before its cell finished (mpirun {status}); {stopped_job}.")),
+            None => CellError::mpi(format!("Every rank finished, but mpirun {status}.")),
         }
     }
 }

@@ -12,9 +12,10 @@ mod program;
 
 pub use cell::MpiCell;
 
-use super::cell_errors::CompiledCell;
+use super::explain::CompiledCell;
+use crate::cell_error::CellError;
 use crate::config::{Config, MpiConfig};
-use crate::interpreter::{CellError, Execution, Timings};
+use crate::interpreter::{Execution, Timings};
 use crate::outputs::OutputSink;
 use job::{Flavour, Jobs};
 use program::ProgramBuilds;
@@ -33,13 +34,12 @@ pub struct MpiRunner {
     builds: OnceLock<Option<ProgramBuilds>>,
     flavour: OnceLock<Option<Flavour>>,
     jobs: Jobs,
-    watcher: super::RunWatcher,
 }
 
 impl MpiRunner {
     /// A runner building against the prelude of `config` (when it was
-    /// found); `watcher` hears when a job starts and stops running.
-    pub fn new(config: &Config, rustc_version: &str, watcher: super::RunWatcher) -> MpiRunner {
+    /// found).
+    pub fn new(config: &Config, rustc_version: &str) -> MpiRunner {
         let build_key = format!("{} {rustc_version}", env!("CARGO_PKG_VERSION"));
         let build_root =
             config.mpi.build_dir.clone().unwrap_or_else(|| config.cache_dir.clone().unwrap_or_else(std::env::temp_dir).join("mpi-builds"));
@@ -51,7 +51,6 @@ impl MpiRunner {
             builds: OnceLock::new(),
             flavour: OnceLock::new(),
             jobs: Jobs::default(),
-            watcher,
         }
     }
 
@@ -60,32 +59,24 @@ impl MpiRunner {
         let failed = |error| Execution { outcome: Err(error), timings: Timings { compile: began.elapsed(), ..Timings::default() } };
         let launcher = &self.config.launcher;
         let Some(flavour) = *self.flavour.get_or_init(|| Flavour::detect(launcher)) else {
-            return failed(CellError::new(
-                "MpiError",
-                format!(
-                    "MPI is not installed here: `{}` could not be run. Install Open MPI (`sudo apt-get install openmpi-bin libopenmpi-dev`, \
-                     or run `bash install.sh` as root), then restart the kernel.",
-                    launcher.to_string_lossy()
-                ),
-            ));
+            return failed(CellError::mpi(format!(
+                "MPI is not installed here: `{}` could not be run. Install Open MPI (`sudo apt-get install openmpi-bin libopenmpi-dev`, \
+                 or run `bash install.sh` as root), then restart the kernel.",
+                launcher.to_string_lossy()
+            )));
         };
         let builds = self.builds.get_or_init(|| Some(ProgramBuilds::new(&self.build_root, self.prelude.as_deref()?, &self.build_key, launcher)));
         let Some(builds) = builds else {
-            return failed(CellError::new(
-                "MpiError",
-                "The rustpar prelude was not found, so :mpi cells cannot be built. Reinstall with `bash install.sh`.",
-            ));
+            return failed(CellError::mpi("The rustpar prelude was not found, so :mpi cells cannot be built. Reinstall with `bash install.sh`."));
         };
         let program = match builds.build(cell) {
             Ok(program) => program,
             Err(error) => return failed(error),
         };
         let built = Instant::now();
-        (self.watcher)(true);
         let code = cell.lines.join("\n");
         let compiled = CompiledCell { file: "src/main.rs", source: &program.source, cell: &code };
         let outcome = self.jobs.run(&self.config, flavour, &cell.options, &program.path, &compiled, sink);
-        (self.watcher)(false);
         Execution { outcome: outcome.map(|()| None), timings: Timings { compile: built - began, run: built.elapsed() } }
     }
 

@@ -7,7 +7,8 @@
 //! that starts MPI: line numbers in rustc's errors are the cell's own.
 
 use super::cell::MpiCell;
-use crate::interpreter::CellError;
+use crate::cell_error::{CellError, Diagnostic, Span};
+use rustpar_wire::{MPI_EPILOGUE, MPI_PROLOGUE};
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::fs::File;
@@ -16,14 +17,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Takes the place of the `:mpi` line.
-const PROLOGUE: &str = "#![allow(unused)] use rustpar::prelude::*; use rustpar::mpi::prelude::*; \
-    fn main() { let universe = rustpar::mpi::launch::start(); let world = universe.world(); \
-    let rank = world.rank(); let size = world.size(); \
-    let outcome = (|| -> Result<(), Box<dyn std::error::Error>> {";
-/// Follows the cell's last line.
-const EPILOGUE: &str = "\n#[allow(unreachable_code)] Ok(()) })(); rustpar::mpi::launch::finish(universe, outcome); }\n";
 
 const PACKAGE: &str = "rustpar-mpi-cell";
 
@@ -100,23 +93,19 @@ impl ProgramBuilds {
             .env("CARGO_TARGET_DIR", self.dir.join("target"))
             .stdin(Stdio::null())
             .output()
-            .map_err(|error| CellError::new("MpiError", format!("cargo could not be started ({error}). Check that `cargo` works in a terminal.")))?;
-        let report = BuildReport::read(&String::from_utf8_lossy(&output.stdout));
+            .map_err(|error| CellError::mpi(format!("cargo could not be started ({error}). Check that `cargo` works in a terminal.")))?;
+        let report = BuildReport::read(&String::from_utf8_lossy(&output.stdout), cell);
         if !report.errors.is_empty() {
-            let mut error = CellError::new("CompileError", report.first_message);
-            error.traceback = report.errors;
-            return Err(error);
+            return Err(CellError::Compile(report.errors));
         }
         let built = report.executable.filter(|_| output.status.success()).ok_or_else(|| {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(25).collect::<Vec<_>>().into_iter().rev().collect();
-            let mut error = CellError::new(
-                "MpiError",
+            CellError::mpi(
                 "The MPI program could not be built. Check that MPI's development files and libclang are installed \
                  (`sudo apt-get install libopenmpi-dev libclang-dev`, or `bash install.sh` as root).",
-            );
-            error.traceback.push(tail.join("\n"));
-            error
+            )
+            .with_detail(tail.join("\n"))
         })?;
         static RUNS: AtomicU64 = AtomicU64::new(0);
         let copy = self.dir.join("runs").join(format!("cell-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed)));
@@ -125,7 +114,7 @@ impl ProgramBuilds {
     }
 
     fn unusable(&self, error: std::io::Error) -> CellError {
-        CellError::new("MpiError", format!("The MPI build folder {} cannot be used ({error}).", self.dir.display()))
+        CellError::mpi(format!("The MPI build folder {} cannot be used ({error}).", self.dir.display()))
     }
 }
 
@@ -133,34 +122,29 @@ impl ProgramBuilds {
 fn source(cell: &MpiCell) -> String {
     let mut source = String::new();
     for (index, line) in cell.lines.iter().enumerate() {
-        source.push_str(if index == cell.magic_line { PROLOGUE } else { line });
+        source.push_str(if index == cell.magic_line { MPI_PROLOGUE } else { line });
         source.push('\n');
     }
-    source.push_str(EPILOGUE);
+    source.push_str(MPI_EPILOGUE);
     source
 }
 
 /// What cargo said about a build, from its JSON messages.
 #[derive(Debug, Default)]
 struct BuildReport {
-    /// rustc's errors about the cell, rendered, pointing at `cell:LINE:COLUMN`.
-    errors: Vec<String>,
-    first_message: String,
+    /// rustc's errors about the cell, pointing into it.
+    errors: Vec<Diagnostic>,
     executable: Option<PathBuf>,
 }
 
 impl BuildReport {
-    fn read(messages: &str) -> BuildReport {
+    fn read(messages: &str, cell: &MpiCell) -> BuildReport {
         let mut report = BuildReport::default();
         for message in messages.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()) {
             let of_cell = message["package_id"].as_str().is_some_and(|id| id.contains(PACKAGE));
             match message["reason"].as_str() {
                 Some("compiler-message") if of_cell && message["message"]["level"] == "error" => {
-                    if report.errors.is_empty() {
-                        report.first_message = message["message"]["message"].as_str().unwrap_or_default().to_owned();
-                    }
-                    let rendered = message["message"]["rendered"].as_str().unwrap_or_default();
-                    report.errors.push(rendered.replace("src/main.rs", "cell"));
+                    report.errors.push(diagnostic(&message["message"], cell));
                 }
                 Some("compiler-artifact") if of_cell => {
                     report.executable = message["executable"].as_str().map(PathBuf::from);
@@ -169,6 +153,27 @@ impl BuildReport {
             }
         }
         report
+    }
+}
+
+/// One of rustc's JSON diagnostics, its spans in the cell: `src/main.rs`
+/// holds the cell's lines at their own numbers, the `:mpi` line excepted.
+fn diagnostic(message: &Value, cell: &MpiCell) -> Diagnostic {
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+    let number = |value: &Value| value.as_u64().unwrap_or_default() as usize;
+    let spans = message["spans"].as_array().into_iter().flatten().filter(|span| span["file_name"] == "src/main.rs").filter_map(|span| {
+        let line = number(&span["line_start"]);
+        let code = line.checked_sub(1).filter(|&index| index != cell.magic_line).and_then(|index| cell.lines.get(index))?;
+        let end_column = if span["line_end"] == span["line_start"] { number(&span["column_end"]) } else { code.chars().count() + 1 };
+        Some(Span { line, text: code.clone(), start_column: number(&span["column_start"]), end_column, label: text(&span["label"]) })
+    });
+    let notes = message["children"].as_array().into_iter().flatten().filter(|child| child["level"] == "help" || child["level"] == "note");
+    Diagnostic {
+        level: text(&message["level"]),
+        code: message["code"]["code"].as_str().map(str::to_owned),
+        message: text(&message["message"]),
+        spans: spans.collect(),
+        notes: notes.map(|child| (text(&child["level"]), text(&child["message"]))).collect(),
     }
 }
 
@@ -233,13 +238,21 @@ mod tests {
         let messages = [
             r#"{"reason":"compiler-message","package_id":"path+file:///x#rustpar@0.1.0","message":{"level":"error","message":"not ours","rendered":"x"}}"#,
             r#"{"reason":"compiler-message","package_id":"path+file:///c#rustpar-mpi-cell@0.1.0","message":{"level":"warning","message":"w","rendered":"w"}}"#,
-            r#"{"reason":"compiler-message","package_id":"path+file:///c#rustpar-mpi-cell@0.1.0","message":{"level":"error","message":"cannot find value `y`","rendered":"error: cannot find value `y`\n --> src/main.rs:3:9\n"}}"#,
+            r#"{"reason":"compiler-message","package_id":"path+file:///c#rustpar-mpi-cell@0.1.0","message":{"level":"error","message":"cannot find value `y`","code":{"code":"E0425"},"spans":[{"file_name":"src/main.rs","line_start":3,"line_end":3,"column_start":9,"column_end":10,"label":"not found"},{"file_name":"src/main.rs","line_start":2,"line_end":2,"column_start":1,"column_end":2,"label":"the prologue"}],"children":[{"level":"help","message":"did you mean `x`?"}]}}"#,
             r#"{"reason":"compiler-artifact","package_id":"path+file:///c#rustpar-mpi-cell@0.1.0","executable":"/c/target/release/rustpar-mpi-cell"}"#,
         ]
         .join("\n");
-        let report = BuildReport::read(&messages);
-        assert_eq!(report.first_message, "cannot find value `y`");
-        assert_eq!(report.errors, ["error: cannot find value `y`\n --> cell:3:9\n"]);
+        let cell = MpiCell::parse("\n:mpi -n 2\nlet x = y;").unwrap().unwrap();
+        let report = BuildReport::read(&messages, &cell);
+        let span = Span { line: 3, text: "let x = y;".into(), start_column: 9, end_column: 10, label: "not found".into() };
+        let expected = Diagnostic {
+            level: "error".into(),
+            code: Some("E0425".into()),
+            message: "cannot find value `y`".into(),
+            spans: vec![span],
+            notes: vec![("help".into(), "did you mean `x`?".into())],
+        };
+        assert_eq!(report.errors, [expected], "the :mpi line's span is left out");
         assert_eq!(report.executable, Some(PathBuf::from("/c/target/release/rustpar-mpi-cell")));
     }
 }

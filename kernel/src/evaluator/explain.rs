@@ -1,51 +1,38 @@
-//! Turns what went wrong in a cell into the error a student reads.
-//!
-//! Each function here builds one kind of [`CellError`]: its `ename` names the
-//! kind, its `evalue` says what happened in a sentence, and its traceback is
-//! what JupyterLab shows in red.
+//! Works out what went wrong in a cell, as a [`CellError`]: which kind, a
+//! sentence a student understands, and where in the cell it happened.
+//! How each kind reads is `cell_error`'s business.
 
-use crate::interpreter::CellError;
-use rustpar_wire::{Panic, SourceLocation};
-use std::fmt::Write;
+use crate::cell_error::{CellError, Diagnostic, Span};
+use rustpar_wire::{Panic, SourceLocation, parse_named_error};
 
-const RED: &str = "\x1b[1;31m";
-const BLUE: &str = "\x1b[1;34m";
-const RESET: &str = "\x1b[0m";
-
-/// rustc's errors, each pointing into the cell. `hidden_lines` lines of the
-/// kernel's own come before the cell's in the code that was compiled.
-pub(crate) fn compile_error(code: &str, hidden_lines: usize, errors: &[evcxr::CompilationError]) -> CellError {
+/// rustc's errors, each pointing into the cell. `hidden_line` is the number
+/// of a line of the kernel's own in the code that was compiled, if any.
+pub(crate) fn compile_error(code: &str, hidden_line: Option<usize>, errors: &[evcxr::CompilationError]) -> CellError {
     let lines: Vec<&str> = code.lines().collect();
-    let traceback: Vec<String> = errors.iter().map(|error| render_compile_error(error, &lines, hidden_lines)).collect();
-    let evalue = errors.first().map(|error| error.message()).unwrap_or_else(|| "the cell did not compile".into());
-    CellError { ename: "CompileError".into(), evalue, traceback }
+    CellError::Compile(errors.iter().map(|error| diagnostic(error, &lines, hidden_line)).collect())
 }
 
-fn render_compile_error(error: &evcxr::CompilationError, lines: &[&str], hidden_lines: usize) -> String {
-    let code = error.code().map(|code| format!("[{code}]")).unwrap_or_default();
-    let mut text = format!("{RED}{}{code}{RESET}: {}\n", error.level(), error.message());
-    for spanned in error.spanned_messages() {
-        let Some(span) = &spanned.span else { continue };
-        let Some(number) = span.start_line.checked_sub(hidden_lines).filter(|&number| number > 0) else { continue };
-        let Some(line) = lines.get(number - 1) else { continue };
-        let number = number.to_string();
-        let gutter = " ".repeat(number.len());
-        let start = span.start_column.saturating_sub(1);
-        let end = if span.end_line == span.start_line { span.end_column.saturating_sub(1) } else { line.chars().count() };
-        let marker = format!("{}{}", " ".repeat(start), "^".repeat(end.saturating_sub(start).max(1)));
-        let _ = write!(
-            text,
-            "{BLUE}{gutter}--> {RESET}cell:{number}:{}\n{BLUE}{gutter} |\n{number} |{RESET} {line}\n{BLUE}{gutter} |{RESET} {RED}{marker} {}{RESET}\n",
-            span.start_column, spanned.label
-        );
+fn diagnostic(error: &evcxr::CompilationError, lines: &[&str], hidden_line: Option<usize>) -> Diagnostic {
+    let spans = error.spanned_messages().iter().filter_map(|spanned| {
+        let span = spanned.span.as_ref()?;
+        let line = match hidden_line {
+            Some(hidden) if span.start_line == hidden => return None,
+            Some(hidden) if span.start_line > hidden => span.start_line - 1,
+            _ => span.start_line,
+        };
+        let text = *line.checked_sub(1).and_then(|index| lines.get(index))?;
+        let end_column = if span.end_line == span.start_line { span.end_column } else { text.chars().count() + 1 };
+        Some(Span { line, text: text.to_owned(), start_column: span.start_column, end_column, label: spanned.label.clone() })
+    });
+    let helps = error.help().into_iter().map(|help| ("help".to_owned(), help));
+    let hint = error.evcxr_extra_hint().map(|hint| ("hint".to_owned(), hint.to_owned()));
+    Diagnostic {
+        level: error.level().to_owned(),
+        code: error.code().map(str::to_owned),
+        message: error.message(),
+        spans: spans.collect(),
+        notes: helps.chain(hint).collect(),
     }
-    for help in error.help() {
-        let _ = writeln!(text, "{BLUE}= help{RESET}: {help}");
-    }
-    if let Some(hint) = error.evcxr_extra_hint() {
-        let _ = writeln!(text, "{BLUE}= hint{RESET}: {hint}");
-    }
-    text
 }
 
 /// The code a panic can point into: the source file rustc compiled, which
@@ -64,35 +51,28 @@ pub(crate) fn panic_error(panic: Option<Panic>, stderr_tail: &str, compiled: &Co
         Some(panic) => (panic.message, panic.location),
         None => (message_of_default_panic(stderr_tail).unwrap_or_else(|| "the cell panicked".into()), None),
     };
-    let mut error = located_panic(message, location.as_ref(), compiled);
-    error.traceback.push("The variables defined before this cell are kept; those the cell was creating are not.".into());
-    error
+    located_panic(message, location.as_ref(), compiled).with_detail(PARTLY_KEPT.into())
 }
+
+const PARTLY_KEPT: &str = "The variables defined before this cell are kept; those the cell was creating are not.";
 
 /// A panic in a task that had no one to hand it to (`rayon::spawn`): the
 /// prelude's pool caught it, and the process lives on. `cell_panicked` says
 /// whether the cell's own code then panicked too (so lost what it made).
 pub(crate) fn task_panic_error(panic: Panic, cell_panicked: bool, compiled: &CompiledCell) -> CellError {
-    let mut error = located_panic(panic.message, panic.location.as_ref(), compiled);
-    error.traceback.push(
-        "The panic happened in a task started with `rayon::spawn`, which has no handle to return it through. \
-         The pool caught it and keeps running."
-            .into(),
-    );
-    error.traceback.push(if cell_panicked {
-        "The variables defined before this cell are kept; those the cell was creating are not.".into()
-    } else {
-        "The cell's other work finished, and every variable is kept.".into()
-    });
-    error
+    let kept = if cell_panicked { PARTLY_KEPT } else { "The cell's other work finished, and every variable is kept." };
+    located_panic(panic.message, panic.location.as_ref(), compiled)
+        .with_detail(
+            "The panic happened in a task started with `rayon::spawn`, which has no handle to return it through. \
+             The pool caught it and keeps running."
+                .into(),
+        )
+        .with_detail(kept.into())
 }
 
 fn located_panic(message: String, location: Option<&SourceLocation>, compiled: &CompiledCell) -> CellError {
-    let mut error = CellError::new("Panic", message);
-    if let Some(location) = location {
-        error.traceback.extend(panic_location(location, compiled));
-    }
-    error
+    let details = location.map(|location| panic_location(location, compiled)).unwrap_or_default();
+    CellError::Panic { message, details }
 }
 
 /// Where a panic happened, in the student's terms: a line of the cell, a line
@@ -150,44 +130,37 @@ fn message_of_default_panic(stderr: &str) -> Option<String> {
 /// is an `Error` with its last line as the message.
 pub(crate) fn returned_error(stderr_tail: &str) -> CellError {
     let lines: Vec<&str> = stderr_tail.trim().lines().collect();
-    let named = lines.iter().enumerate().rev().find_map(|(index, line)| Some((index, named_error(line)?)));
+    let named = lines.iter().enumerate().rev().find_map(|(index, line)| Some((index, parse_named_error(line)?)));
     match named {
-        Some((index, (name, message))) => {
-            let mut error = CellError::new(name, message);
-            error.traceback.extend(lines[index + 1..].iter().map(|line| line.to_string()));
-            error
-        }
-        None => CellError::new("Error", lines.last().copied().unwrap_or("the cell returned an error")),
+        Some((index, (name, message))) => CellError::Returned {
+            name: name.into(),
+            message: message.into(),
+            details: lines[index + 1..].iter().map(|line| line.to_string()).collect(),
+        },
+        None => CellError::Returned {
+            name: "Error".into(),
+            message: lines.last().copied().unwrap_or("the cell returned an error").into(),
+            details: Vec::new(),
+        },
     }
 }
 
-/// `("GpuError", "the message")` from `GpuError: the message`: a name in
-/// CamelCase ending in `Error`, then `: `.
-fn named_error(line: &str) -> Option<(&str, &str)> {
-    let (name, message) = line.split_once(": ")?;
-    let is_name = name.ends_with("Error") && name.starts_with(|c: char| c.is_ascii_uppercase()) && name.chars().all(|c| c.is_ascii_alphanumeric());
-    is_name.then_some((name, message.trim()))
-}
-
 pub(crate) fn interrupted_keeping_variables() -> CellError {
-    CellError::new("Interrupted", "The cell was interrupted. Every variable defined before it is kept.")
+    CellError::Interrupted("The cell was interrupted. Every variable defined before it is kept.".into())
 }
 
 /// An interrupt that came while the cell still waited to start.
 pub(crate) fn interrupted_before_start() -> CellError {
-    CellError::new("Interrupted", "The cell was interrupted before it started; nothing of it ran.")
+    CellError::Interrupted("The cell was interrupted before it started; nothing of it ran.".into())
 }
 
 pub(crate) fn interrupted_by_restart(lost: &[String]) -> CellError {
-    CellError::new(
-        "Interrupted",
-        format!(
-            "The cell did not stop when asked (it never checks for interrupts), so the evaluator was \
+    CellError::Interrupted(format!(
+        "The cell did not stop when asked (it never checks for interrupts), so the evaluator was \
              restarted. {} Use the prelude's helpers (check_interrupt(), sleep, channels) in long loops \
              to keep your variables.",
-            lost_sentence(lost)
-        ),
-    )
+        lost_sentence(lost)
+    ))
 }
 
 /// The cell's process died; `status` is evcxr's account of how.
@@ -205,10 +178,7 @@ pub(crate) fn crashed(status: &str, stderr_tail: &str, lost: &[String]) -> CellE
     } else {
         format!("The cell's process ended unexpectedly ({}).", status.trim())
     };
-    CellError::new(
-        "EvaluatorCrashed",
-        format!("{cause} The evaluator was restarted with the prelude, your items and :dep crates. {}", lost_sentence(lost)),
-    )
+    CellError::EvaluatorCrashed(format!("{cause} The evaluator was restarted with the prelude, your items and :dep crates. {}", lost_sentence(lost)))
 }
 
 fn lost_sentence(lost: &[String]) -> String {
@@ -251,31 +221,31 @@ mod tests {
     fn crashes_are_named() {
         let lost = ["data".to_owned()];
         let segfault = crashed("Subprocess terminated with status: signal: 11 (SIGSEGV) (core dumped)", "", &lost);
-        assert_eq!(segfault.ename, "EvaluatorCrashed");
-        assert!(segfault.evalue.contains("invalid memory access"), "{}", segfault.evalue);
-        assert!(segfault.evalue.contains("lost: data"), "{}", segfault.evalue);
+        assert_eq!(segfault.ename(), "EvaluatorCrashed");
+        assert!(segfault.evalue().contains("invalid memory access"), "{}", segfault.evalue());
+        assert!(segfault.evalue().contains("lost: data"), "{}", segfault.evalue());
         let exit = crashed("Subprocess terminated with status: exit status: 3", "", &[]);
-        assert!(exit.evalue.contains("exit code 3"), "{}", exit.evalue);
+        assert!(exit.evalue().contains("exit code 3"), "{}", exit.evalue());
         let overflow = crashed("signal: 6 (SIGABRT)", "thread 'main' has overflowed its stack", &[]);
-        assert!(overflow.evalue.contains("overflowed its stack"));
+        assert!(overflow.evalue().contains("overflowed its stack"));
     }
 
     #[test]
     fn question_mark_errors_use_the_printed_message() {
-        assert_eq!(returned_error("invalid digit found in string\n").evalue, "invalid digit found in string");
+        assert_eq!(returned_error("invalid digit found in string\n").evalue(), "invalid digit found in string");
     }
 
     #[test]
     fn errors_that_name_their_kind_give_the_ename() {
         let error = returned_error("GpuError: No CUDA driver was found on this machine.\n");
-        assert_eq!((error.ename.as_str(), error.evalue.as_str()), ("GpuError", "No CUDA driver was found on this machine."));
+        assert_eq!((error.ename(), error.evalue()), ("GpuError", "No CUDA driver was found on this machine."));
         let compile = returned_error("some output\nGpuError: The CUDA source did not compile:\nkernel.cu(3): error: oops\n");
-        assert_eq!(compile.ename, "GpuError");
-        assert_eq!(compile.evalue, "The CUDA source did not compile:");
-        assert!(compile.traceback.iter().any(|line| line.contains("kernel.cu(3): error: oops")), "{:?}", compile.traceback);
+        assert_eq!(compile.ename(), "GpuError");
+        assert_eq!(compile.evalue(), "The CUDA source did not compile:");
+        assert!(compile.traceback().iter().any(|line| line.contains("kernel.cu(3): error: oops")), "{:?}", compile.traceback());
         for plain in ["No such file or directory (os error 2)", "error: not a name", "Gpu Error: spaced", "Failed: not an error name"] {
             let error = returned_error(plain);
-            assert_eq!((error.ename.as_str(), error.evalue.as_str()), ("Error", plain));
+            assert_eq!((error.ename(), error.evalue()), ("Error", plain));
         }
     }
 }
