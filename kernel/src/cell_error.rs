@@ -55,9 +55,10 @@ pub struct Span {
     /// The cell's line, counted from 1, and its text.
     pub line: usize,
     pub text: String,
-    /// Columns counted from 1; `end_column` is just past the marked text.
+    /// Columns counted from 1; `end_column` is just past the marked text,
+    /// `None` when the span goes on past this line (it is marked to its end).
     pub start_column: usize,
-    pub end_column: usize,
+    pub end_column: Option<usize>,
     pub label: String,
 }
 
@@ -126,7 +127,7 @@ fn render_diagnostic(diagnostic: &Diagnostic) -> String {
         let number = span.line.to_string();
         let gutter = " ".repeat(number.len());
         let start = span.start_column.saturating_sub(1);
-        let end = span.end_column.saturating_sub(1);
+        let end = span.end_column.map_or(span.text.chars().count(), |column| column.saturating_sub(1));
         let marker = format!("{}{}", " ".repeat(start), "^".repeat(end.saturating_sub(start).max(1)));
         let _ = write!(
             text,
@@ -146,7 +147,7 @@ mod tests {
 
     #[test]
     fn compile_errors_point_into_the_cell() {
-        let span = Span { line: 2, text: "let y = x + 1;".into(), start_column: 9, end_column: 10, label: "not found in this scope".into() };
+        let span = Span { line: 2, text: "let y = x + 1;".into(), start_column: 9, end_column: Some(10), label: "not found in this scope".into() };
         let notes = vec![("help".to_owned(), "a local variable with a similar name exists: `z`".to_owned())];
         let diagnostic = Diagnostic {
             level: "error".into(),

@@ -159,7 +159,9 @@ fn run(connection_file: &Path, config: &Config, environment: Environment) -> Res
         return stand_in(lifeline);
     }
     let session_dir = prepare_session(&toolchain)?;
-    let keeper = Arc::new(SpareKeeper::new(spare_folder(config).as_deref()));
+    // Found even where this kernel's own spares are off: its cells stop the others'.
+    let folder = slot.as_ref().map(|slot| slot.folder().to_owned()).or_else(|| spare_folder(config));
+    let keeper = Arc::new(SpareKeeper::new(folder.as_deref()));
     let _in_use = slot.as_ref().and_then(Slot::in_use);
     if let Some(slot) = slot {
         keeper.start_after_next_cell(slot, environment);
@@ -216,7 +218,7 @@ fn wait_as_spare(config: &Config, environment: &Environment, log: &LogRelay) -> 
     wake_whole_group_on_continue();
     // Another spare may already wait in this slot.
     let Some(offer) = Offer::take(&slot) else { return Ok(()) };
-    let keeper = Arc::new(SpareKeeper::new(spare_folder(config).as_deref()));
+    let keeper = Arc::new(SpareKeeper::new(Some(slot.folder())));
     let mut session = WaitingSession { to_start: Some((session_dir, config, toolchain.version, keeper.clone())), evaluator: None };
     let runtime = runtime()?;
     let mut sockets = None;

@@ -21,7 +21,7 @@ fn diagnostic(error: &evcxr::CompilationError, lines: &[&str], hidden_line: Opti
             _ => span.start_line,
         };
         let text = *line.checked_sub(1).and_then(|index| lines.get(index))?;
-        let end_column = if span.end_line == span.start_line { span.end_column } else { text.chars().count() + 1 };
+        let end_column = (span.end_line == span.start_line).then_some(span.end_column);
         Some(Span { line, text: text.to_owned(), start_column: span.start_column, end_column, label: spanned.label.clone() })
     });
     let helps = error.help().into_iter().map(|help| ("help".to_owned(), help));

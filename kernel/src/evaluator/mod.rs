@@ -136,12 +136,6 @@ impl EvcxrEvaluator {
         self.cell.started.load(Ordering::SeqCst)
     }
 
-    /// Waits for the session to finish starting (at once if it has); false
-    /// when the evaluator has stopped.
-    pub fn wait_until_started(&self) -> bool {
-        self.ask(|done| Job::Started { done }).is_some()
-    }
-
     /// Waits for the session to finish starting; false when an interrupt came first.
     fn wait_until_started_or_interrupted(&self) -> bool {
         let (stop, stopped) = crossbeam_channel::bounded(1);

@@ -56,7 +56,7 @@ impl SpareKeeper {
     /// A keeper that stops the spares in `folder` (the machine's spares
     /// folder, found even where this kernel's spares are off) while cells run.
     pub fn new(folder: Option<&std::path::Path>) -> SpareKeeper {
-        SpareKeeper { cells: folder.map(quiet::Cells::in_folder), to_start: Mutex::new(None) }
+        SpareKeeper { cells: folder.and_then(quiet::Cells::in_folder), to_start: Mutex::new(None) }
     }
 
     /// After the next cell, starts a spare for `slot` with the kernel's

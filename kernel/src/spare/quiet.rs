@@ -11,55 +11,47 @@
 use super::offer;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 const LOCK_FILE: &str = "cells.lock";
 
-/// One kernel's share of the machine's running cells.
+/// One kernel's share of the machine's running cells: its handle on the
+/// lock file, opened once, shared while a cell of this kernel runs.
 pub struct Cells {
     folder: PathBuf,
-    /// The shared lock, held while a cell of this kernel runs.
-    held: Mutex<Option<File>>,
+    lock: File,
 }
 
 impl Cells {
-    pub fn in_folder(folder: &Path) -> Cells {
-        Cells { folder: folder.to_owned(), held: Mutex::new(None) }
+    /// `None` when the lock file cannot be opened (the spares are then left alone).
+    pub fn in_folder(folder: &Path) -> Option<Cells> {
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(folder.join(LOCK_FILE)).ok()?;
+        Some(Cells { folder: folder.to_owned(), lock })
     }
 
     pub fn cell_started(&self) {
-        let mut held = self.held.lock().unwrap();
-        if held.is_some() {
-            return;
-        }
-        let Ok(lock) = open_lock(&self.folder) else { return };
-        if lock.lock_shared().is_ok() {
-            *held = Some(lock);
+        if self.lock.lock_shared().is_ok() {
             signal_warming_spares(&self.folder, libc::SIGSTOP);
         }
     }
 
     pub fn cell_ended(&self) {
-        drop(self.held.lock().unwrap().take());
-        let Ok(lock) = open_lock(&self.folder) else { return };
         // Only the last cell to end gets the lock alone (a spare's glance at
         // it, in `any_running`, takes microseconds: look again after one).
+        // flock replaces this handle's shared lock, whether or not it succeeds.
         for _ in 0..3 {
-            if lock.try_lock().is_ok() {
-                return signal_warming_spares(&self.folder, libc::SIGCONT);
+            if self.lock.try_lock().is_ok() {
+                signal_warming_spares(&self.folder, libc::SIGCONT);
+                break;
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
+        let _ = self.lock.unlock();
     }
 }
 
 /// Whether a cell of any kernel runs now.
 pub fn any_running(folder: &Path) -> bool {
     File::open(folder.join(LOCK_FILE)).is_ok_and(|lock| lock.try_lock().is_err())
-}
-
-fn open_lock(folder: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).truncate(false).write(true).open(folder.join(LOCK_FILE))
 }
 
 fn signal_warming_spares(folder: &Path, signal: libc::c_int) {
@@ -76,7 +68,7 @@ mod tests {
     #[test]
     fn a_cell_of_any_kernel_counts_until_the_last_ends() {
         let folder = tempfile::tempdir().unwrap();
-        let (first, second) = (Cells::in_folder(folder.path()), Cells::in_folder(folder.path()));
+        let (first, second) = (Cells::in_folder(folder.path()).unwrap(), Cells::in_folder(folder.path()).unwrap());
         assert!(!any_running(folder.path()));
         first.cell_started();
         second.cell_started();

@@ -61,6 +61,11 @@ impl Slot {
         Some(Slot { dir, key: format!("{:016x}", hasher.finish()), background })
     }
 
+    /// The spares folder the slot's files are in.
+    pub fn folder(&self) -> &Path {
+        &self.dir
+    }
+
     pub(super) fn file(&self, extension: &str) -> PathBuf {
         self.dir.join(format!("{}.{extension}", self.key))
     }

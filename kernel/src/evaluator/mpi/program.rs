@@ -164,7 +164,7 @@ fn diagnostic(message: &Value, cell: &MpiCell) -> Diagnostic {
     let spans = message["spans"].as_array().into_iter().flatten().filter(|span| span["file_name"] == "src/main.rs").filter_map(|span| {
         let line = number(&span["line_start"]);
         let code = line.checked_sub(1).filter(|&index| index != cell.magic_line).and_then(|index| cell.lines.get(index))?;
-        let end_column = if span["line_end"] == span["line_start"] { number(&span["column_end"]) } else { code.chars().count() + 1 };
+        let end_column = (span["line_end"] == span["line_start"]).then(|| number(&span["column_end"]));
         Some(Span { line, text: code.clone(), start_column: number(&span["column_start"]), end_column, label: text(&span["label"]) })
     });
     let notes = message["children"].as_array().into_iter().flatten().filter(|child| child["level"] == "help" || child["level"] == "note");
@@ -244,7 +244,7 @@ mod tests {
         .join("\n");
         let cell = MpiCell::parse("\n:mpi -n 2\nlet x = y;").unwrap().unwrap();
         let report = BuildReport::read(&messages, &cell);
-        let span = Span { line: 3, text: "let x = y;".into(), start_column: 9, end_column: 10, label: "not found".into() };
+        let span = Span { line: 3, text: "let x = y;".into(), start_column: 9, end_column: Some(10), label: "not found".into() };
         let expected = Diagnostic {
             level: "error".into(),
             code: Some("E0425".into()),
