@@ -5,15 +5,23 @@
 Each figure is the median of N runs on this machine, with nothing else
 running beside it but what the figure names:
 
-- start -> kernel_info_reply: cold (spares off), claiming a ready spare, and
-  claiming a spare still starting (a restart or a second notebook soon after
-  the first cell: a restart starts a new kernel process the same way);
-- start -> result of a first prelude cell (rayon, ndarray and a plot) the
-  same three ways;
+- start -> kernel_info_reply, timed as JupyterLab and VS Code time it: the
+  process is launched, one kernel_info request is sent at once and waits in
+  its socket, and the clock stops at its reply. Cold (spares off), claiming
+  a ready spare, claiming a spare still starting, and after a restart (from
+  the restart request, so the old kernel's shutdown counts);
+- start -> result of a first cell: `1+1`, and a first prelude cell (rayon,
+  ndarray and a plot), cold and from a spare;
 - a warm `1+1`, spares off, and spares on while the kernel's spare starts
-  beside it (each cell stops it, so the two should be equal).
+  beside it (each cell stops it, so the two should be equal);
+- a cell's 2-thread speedup on a CPU-bound loop, spares off and with a
+  spare starting (it must not take the second core);
+- evcxr_jupyter 0.22 (kernelspec `rust`) started the same way, when it is
+  installed (`cargo install evcxr_jupyter --version 0.22.0 --locked &&
+  evcxr_jupyter --install`); it has no prelude.
 
-The ratios are against the cold, spares-off kernel run in the same script.
+The ratios are against the cold, spares-off rustpar kernel run in the same
+script, or for warm cells and speedups, against spares off.
 """
 
 import argparse
@@ -23,7 +31,8 @@ import statistics
 import tempfile
 import time
 
-from rustpar_client import Kernel, describe, get_reply, run_timed
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from rustpar_client import Kernel, describe, get_reply, result_text, run
 
 FIRST_CELL = """use rayon::prelude::*;
 let a = random_array((200, 200), 7);
@@ -31,23 +40,56 @@ let total: f64 = a.as_slice().unwrap().par_iter().sum();
 Plot::new("row sums").line("sum", &(0..200).map(|i| i as f64).collect::<Vec<_>>(), &a.sum_axis(Axis(1)).to_vec()).show();
 total > 0.0"""
 
+# One and two threads on the same CPU-bound loop; the cell's value is the speedup.
+SPEEDUP_CELL = """fn spin(n: u64) -> u64 { let mut x = 1u64; for i in 0..n { x = x.wrapping_mul(6364136223846793005).wrapping_add(i); } x }
+let n = 150_000_000;
+let clock = std::time::Instant::now();
+std::hint::black_box(spin(n)); std::hint::black_box(spin(n));
+let one = clock.elapsed().as_secs_f64();
+let clock = std::time::Instant::now();
+std::thread::scope(|s| { let other = s.spawn(|| std::hint::black_box(spin(n))); std::hint::black_box(spin(n)); other.join().unwrap(); });
+one / clock.elapsed().as_secs_f64()"""
 
-def cell(client, code):
-    seconds, reply, msgs = run_timed(client, code, timeout=600)
+WARM_CELLS = 5
+
+
+def value(kernel, code):
+    """(seconds to the execute_reply, the result's text)."""
+    began = time.perf_counter()
+    reply, msgs = run(kernel.client, code, timeout=600)
+    seconds = time.perf_counter() - began
     assert reply["content"]["status"] == "ok", describe(reply, msgs)
-    return seconds
+    return seconds, result_text(msgs)
 
 
-def started(env, code=None):
+def first_reply(kernel, began):
+    get_reply(kernel.client, kernel.client.kernel_info(), timeout=600)
+    return time.perf_counter() - began
+
+
+def started(env, code=None, kernel_name="rustpar"):
     """(seconds to kernel_info_reply, seconds to the result of `code`, kernel)."""
     began = time.perf_counter()
-    kernel = Kernel.start(env, ready_timeout=600)
-    # wait_for_ready has had its kernel_info reply; time one more, as a client's first request.
-    get_reply(kernel.client, kernel.client.kernel_info(), timeout=600)
-    info = time.perf_counter() - began
+    kernel = Kernel.launch(env, kernel_name)
+    info = first_reply(kernel, began)
     if code is not None:
-        cell(kernel.client, code)
+        value(kernel, code)
     return info, time.perf_counter() - began, kernel
+
+
+def restarted(kernel):
+    """Seconds from a restart request to the new kernel's kernel_info_reply."""
+    began = time.perf_counter()
+    kernel.manager.restart_kernel(now=False)
+    return first_reply(kernel, began)
+
+
+def warm(kernel):
+    return [value(kernel, "1+1")[0] for _ in range(WARM_CELLS)]
+
+
+def speedup(kernel):
+    return float(value(kernel, SPEEDUP_CELL)[1])
 
 
 def offer(folder, state):
@@ -62,53 +104,100 @@ def wait_for(condition, what, timeout=600):
         time.sleep(0.05)
 
 
-def measure(repeats, folder):
+def has_kernel(name):
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+        return True
+    except NoSuchKernel:
+        return False
+
+
+def measure(repeats, folder, with_evcxr):
     off = {"RUSTPAR_SPARE": "0", "RUSTPAR_SPARE_DIR": folder}
     on = {"RUSTPAR_SPARE": "1", "RUSTPAR_SPARE_DIR": folder, "RUSTPAR_SPARE_GRACE": "30"}
-    rows = {name: [] for name in ("info cold", "info ready", "info starting", "cell cold", "cell ready", "cell starting", "warm off", "warm on")}
+    rows = {}
+
+    def add(name, values):
+        rows.setdefault(name, []).extend(values if isinstance(values, list) else [values])
+
     for _ in range(repeats):
-        info, first, kernel = started(off, FIRST_CELL)
-        rows["info cold"].append(info)
-        rows["cell cold"].append(first)
-        rows["warm off"].extend(cell(kernel.client, "1+1") for _ in range(5))
+        info, first, kernel = started(off, "1+1")
+        add("info cold", info)
+        add("1+1 cold", first)
+        add("warm off", warm(kernel))
+        add("speedup off", speedup(kernel))
+        add("info restart off", restarted(kernel))
+        kernel.stop(now=True)
+        _, first, kernel = started(off, FIRST_CELL)
+        add("cell cold", first)
         kernel.stop(now=True)
         # The first kernel of the slot starts cold and leaves a spare after its first cell.
         _, _, owner = started(on, "1+1")
         wait_for(lambda: offer(folder, "warming"), "a starting spare")
-        rows["warm on"].extend(cell(owner.client, "1+1") for _ in range(5))
+        add("warm on", warm(owner))
+        # Each cell stops the spare, so it is still starting; a sample taken after it is ready is left out.
+        if offer(folder, "warming"):
+            add("speedup on", speedup(owner))
+        still_starting = offer(folder, "warming")
         info, first, second = started(on, FIRST_CELL)
-        rows["info starting"].append(info)
-        rows["cell starting"].append(first)
+        if still_starting:
+            add("info starting", info)
+            add("cell starting", first)
         # The second kernel's spare, left to finish.
         wait_for(lambda: offer(folder, "ready"), "a ready spare")
         info, first, third = started(on, FIRST_CELL)
-        rows["info ready"].append(info)
-        rows["cell ready"].append(first)
+        add("info ready", info)
+        add("cell ready", first)
+        wait_for(lambda: offer(folder, "ready"), "a ready spare")
+        add("info restart on", restarted(third))
         for kernel in (owner, second, third):
             kernel.stop(now=True)
         wait_for(lambda: not glob.glob(os.path.join(folder, "*.sock")), "the last spare to leave", timeout=120)
+        if with_evcxr:
+            info, first, peer = started({}, "1+1", kernel_name="rust")
+            add("evcxr info", info)
+            add("evcxr 1+1", first)
+            add("evcxr warm", warm(peer))
+            peer.stop(now=True)
     return {name: statistics.median(values) for name, values in rows.items()}
+
+
+FIGURES = [
+    # (label, figure, baseline, unit)
+    ("start -> kernel_info_reply, cold (spares off)", "info cold", "info cold", "s"),
+    ("start -> kernel_info_reply, claiming a ready spare", "info ready", "info cold", "s"),
+    ("start -> kernel_info_reply, claiming a starting spare", "info starting", "info cold", "s"),
+    ("restart -> kernel_info_reply, spares off", "info restart off", "info cold", "s"),
+    ("restart -> kernel_info_reply, claiming a ready spare", "info restart on", "info cold", "s"),
+    ("evcxr_jupyter: start -> kernel_info_reply", "evcxr info", "info cold", "s"),
+    ("start -> first 1+1, cold (spares off)", "1+1 cold", "1+1 cold", "s"),
+    ("evcxr_jupyter: start -> first 1+1", "evcxr 1+1", "1+1 cold", "s"),
+    ("start -> first prelude cell, cold (spares off)", "cell cold", "cell cold", "s"),
+    ("start -> first prelude cell, from a ready spare", "cell ready", "cell cold", "s"),
+    ("start -> first prelude cell, from a starting spare", "cell starting", "cell cold", "s"),
+    ("warm 1+1, spares off", "warm off", "warm off", "s"),
+    ("warm 1+1, spares on, a spare starting beside it", "warm on", "warm off", "s"),
+    ("evcxr_jupyter: warm 1+1", "evcxr warm", "warm off", "s"),
+    ("2-thread speedup of a cell, spares off", "speedup off", "speedup off", "x"),
+    ("2-thread speedup of a cell, a spare starting beside it", "speedup on", "speedup off", "x"),
+]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    with_evcxr = has_kernel("rust")
     with tempfile.TemporaryDirectory() as folder:
-        figures = measure(args.repeats, os.path.join(folder, "spares"))
-    print(f"start-up figures, median of {args.repeats} runs; ratios against the cold kernel with spares off")
-    print(f"{'figure':52} {'seconds':>8} {'ratio':>7}")
-    for label, name, base in [
-        ("start -> kernel_info_reply, cold (spares off)", "info cold", "info cold"),
-        ("start -> kernel_info_reply, claiming a ready spare", "info ready", "info cold"),
-        ("start -> kernel_info_reply, claiming a starting spare", "info starting", "info cold"),
-        ("start -> first prelude cell, cold (spares off)", "cell cold", "cell cold"),
-        ("start -> first prelude cell, from a ready spare", "cell ready", "cell cold"),
-        ("start -> first prelude cell, from a starting spare", "cell starting", "cell cold"),
-        ("warm 1+1, spares off", "warm off", "warm off"),
-        ("warm 1+1, spares on, a spare starting beside it", "warm on", "warm off"),
-    ]:
-        print(f"{label:52} {figures[name]:8.3f} {figures[name] / figures[base]:7.2f}")
+        figures = measure(args.repeats, os.path.join(folder, "spares"), with_evcxr)
+    print(f"start-up figures, median of {args.repeats} runs; ratios against the first figure of each group, spares off")
+    print(f"{'figure':56} {'value':>8} {'ratio':>7}")
+    for label, name, base, unit in FIGURES:
+        if name in figures:
+            print(f"{label:56} {figures[name]:7.3f}{unit} {figures[name] / figures[base]:7.2f}")
+    if not with_evcxr:
+        print("evcxr_jupyter is not installed, so its figures are missing: "
+              "cargo install evcxr_jupyter --version 0.22.0 --locked && evcxr_jupyter --install")
 
 
 if __name__ == "__main__":

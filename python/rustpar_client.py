@@ -54,17 +54,24 @@ class Kernel:
         """Starts a kernel with ``env`` added to this process's environment and
         waits for its kernel_info reply. ``manager_options`` go to KernelManager
         (e.g. ``kernel_spec_manager``)."""
-        manager = KernelManager(kernel_name=kernel_name, **manager_options)
-        manager.start_kernel(env={**os.environ, **(env or {})})
-        client = manager.client()
-        client.start_channels()
-        kernel = cls(manager, client)
+        kernel = cls.launch(env, kernel_name, **manager_options)
+        client = kernel.client
         try:
             client.wait_for_ready(timeout=ready_timeout)
         except BaseException:
             kernel.stop()
             raise
         return kernel
+
+    @classmethod
+    def launch(cls, env: dict[str, str] | None = None, kernel_name: str = KERNEL_NAME, **manager_options: Any) -> Kernel:
+        """Starts a kernel as [start] does, without waiting for it: a client's
+        first request waits in its socket until the kernel listens."""
+        manager = KernelManager(kernel_name=kernel_name, **manager_options)
+        manager.start_kernel(env={**os.environ, **(env or {})})
+        client = manager.client()
+        client.start_channels()
+        return cls(manager, client)
 
     def stop(self, now: bool = False) -> None:
         """Shuts the kernel down (killing it if it will not stop nicely)."""

@@ -16,6 +16,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// rust-analyzer, which evcxr runs in this process to name variable types,
+/// allocates a syntax tree node at a time: under glibc's allocator a fifth of
+/// a cold start went to malloc and free (`perf`, bench/start_up.py measures
+/// the start). rust-analyzer's own binary uses mimalloc for the same reason.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "rustpar-kernel", version, about = "A Jupyter kernel for parallel Rust notebooks")]
 struct Cli {
