@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use rustpar_kernel::config::{Config, Environment};
 use rustpar_kernel::dispatch::Kernel;
-use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process, template_dir};
+use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process, std_sources, template_dir};
 use rustpar_kernel::history::History;
 use rustpar_kernel::interpreter::Interpreter;
 use rustpar_kernel::kernelspec::{self, Location};
@@ -133,8 +133,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Makes the session's build folder. Call before the process starts other
 /// threads: it points evcxr and rust-analyzer at folders through the environment.
-fn prepare_session(toolchain: &Toolchain) -> Result<SessionDir> {
-    rustpar_kernel::evaluator::type_hints::look_for_std_sources(toolchain.sysroot.as_deref());
+fn prepare_session(config: &Config, toolchain: &Toolchain) -> Result<SessionDir> {
+    std_sources::point_rust_analyzer(toolchain.sysroot.as_deref(), config.cache_dir.as_deref(), &toolchain.version);
     SessionDir::create().context("creating the session's build folder")
 }
 
@@ -165,7 +165,7 @@ fn run(connection_file: &Path, config: &Config, environment: Environment) -> Res
     if let Some(lifeline) = slot.as_ref().and_then(|slot| slot.claim(connection_file)) {
         return stand_in(lifeline);
     }
-    let session_dir = prepare_session(&toolchain)?;
+    let session_dir = prepare_session(config, &toolchain)?;
     // Found even where this kernel's own spares are off: its cells stop the others'.
     let folder = slot.as_ref().map(|slot| slot.folder().to_owned()).or_else(|| spare_folder(config));
     let keeper = Arc::new(SpareKeeper::new(folder.as_deref()));
@@ -220,7 +220,7 @@ impl SpareSession for WaitingSession<'_> {
 fn wait_as_spare(config: &Config, environment: &Environment, log: &LogRelay) -> Result<()> {
     let toolchain = Toolchain::probe();
     let Some(slot) = slot_of(config, environment, &toolchain) else { return Ok(()) };
-    let session_dir = prepare_session(&toolchain)?;
+    let session_dir = prepare_session(config, &toolchain)?;
     slot.background.enter();
     wake_whole_group_on_continue();
     // Another spare may already wait in this slot.

@@ -16,7 +16,8 @@ mod explain;
 mod mpi;
 mod output_router;
 mod session_dir;
-pub mod type_hints;
+pub mod std_sources;
+mod type_hints;
 
 pub use session_dir::{SessionDir, template_dir};
 

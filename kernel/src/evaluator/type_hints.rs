@@ -14,31 +14,6 @@ use ra_ap_syntax::ast::HasName;
 use ra_ap_syntax::{AstNode, Edition, SourceFile, ast};
 use std::path::Path;
 
-/// Finds out whether the standard library's sources are installed (under
-/// `RUST_SRC_PATH`, else in rustc's `sysroot`). When they
-/// are not, rust-analyzer would try `rustup component add rust-src` at every
-/// start (a download, or a long wait without a network), so it is pointed at
-/// an empty stand-in instead. Call before the process starts other threads
-/// (it may set an environment variable).
-pub fn look_for_std_sources(sysroot: Option<&Path>) {
-    let library = match std::env::var_os("RUST_SRC_PATH") {
-        Some(path) => Some(Path::new(&path).to_owned()),
-        None => sysroot.map(|sysroot| sysroot.join("lib/rustlib/src/rust/library")),
-    };
-    let found = library.is_some_and(|library| library.join("core").is_dir());
-    if !found {
-        let stand_in = std::env::temp_dir().join("rustpar-no-std-sources");
-        if std::fs::create_dir_all(stand_in.join("core")).is_ok() {
-            // SAFETY: called from `main` before any other thread exists.
-            unsafe { std::env::set_var("RUST_SRC_PATH", &stand_in) };
-        }
-        tracing::warn!(
-            "the Rust standard library's sources are not installed: completions know less and rustc names variable types (slower); \
-             install them with `rustup component add rust-src`"
-        );
-    }
-}
-
 /// The variable named in evcxr's "Couldn't automatically determine type of variable `v`".
 pub(crate) fn unnamed_variable(message: &str) -> Option<&str> {
     message.strip_prefix("Couldn't automatically determine type of variable `")?.split('`').next()
