@@ -21,17 +21,16 @@ const INTRINSICS: [&str; 2] = ["stdarch/crates/core_arch/src/x86", "stdarch/crat
 const COMPLETE: &str = ".rustpar-complete";
 
 /// Points rust-analyzer (`RUST_SRC_PATH`) at the sources it should read: a
-/// folder the user set is kept; the toolchain's sources are replaced by
+/// folder the user set is kept when it holds them; the toolchain's sources are replaced by
 /// their copy without intrinsics; where they are not installed, an empty
 /// stand-in, since rust-analyzer would otherwise try `rustup component add
 /// rust-src` at every start (a download, or a long wait without a network).
 /// Call before the process starts other threads (it sets an environment variable).
 pub fn point_rust_analyzer(sysroot: Option<&Path>, cache: Option<&Path>, rustc_version: &str) {
-    if std::env::var_os("RUST_SRC_PATH").is_some() {
-        return;
-    }
-    let library = sysroot.map(|sysroot| sysroot.join("lib/rustlib/src/rust/library")).filter(|library| library.join("core").is_dir());
-    let sources = match library {
+    let chosen = std::env::var_os("RUST_SRC_PATH").map(PathBuf::from);
+    let library = chosen.clone().or_else(|| sysroot.map(|sysroot| sysroot.join("lib/rustlib/src/rust/library")));
+    let sources = match library.filter(|library| library.join("core").is_dir()) {
+        Some(_) if chosen.is_some() => return,
         Some(library) => cache.and_then(|cache| without_intrinsics(&library, &cache.join("std-sources").join(rustc_version))),
         None => {
             tracing::warn!(
