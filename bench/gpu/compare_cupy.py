@@ -6,8 +6,8 @@ Run from the repository root on a machine with an NVIDIA GPU and CuPy:
     python3 bench/gpu/compare_cupy.py            # prints, and writes results.md
     python3 bench/gpu/compare_cupy.py --no-write # prints only
 
-It builds and runs `cargo run --release --example gpu_bench -p rustpar`
-(prelude/examples/gpu_bench.rs), then measures CuPy the same way (median
+It builds and runs `cargo run --release --example gpu_bench -p rustpar-gpu`
+(gpu/examples/gpu_bench.rs), then measures CuPy the same way (median
 wall-clock time between two device synchronisations, after a warm-up), and
 prints each figure with the ratio rustpar / CuPy. The goal for sgemm is a
 ratio of at least 0.95. Without a GPU it says so and exits with status 2.
@@ -49,7 +49,7 @@ def cuda_library_path() -> str:
 
 def rustpar_figures() -> dict:
     env = dict(os.environ, LD_LIBRARY_PATH=cuda_library_path())
-    command = ["cargo", "run", "--quiet", "--release", "--example", "gpu_bench", "-p", "rustpar"]
+    command = ["cargo", "run", "--quiet", "--release", "--example", "gpu_bench", "-p", "rustpar-gpu"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     sys.stderr.write(done.stderr)
     print(done.stdout, end="")

@@ -140,10 +140,9 @@ fn prepare_session(config: &Config, toolchain: &Toolchain) -> Result<SessionDir>
 
 /// Serves the kernel's sockets until a shutdown request or until `stop` completes.
 async fn serve_kernel((outbox, inboxes): (Outbox, Inboxes), evaluator: Arc<EvcxrEvaluator>, config: &Config, stop: impl Future<Output = ()>) {
-    let kernel = Kernel::new(evaluator, outbox, History::open(config.history.clone()));
+    let kernel = Kernel::new(evaluator, outbox.clone(), History::open(config.history.clone()));
     kernel.serve(inboxes, stop).await;
-    // Let the last replies leave before the process ends.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    outbox.flushed(Duration::from_millis(200)).await;
 }
 
 fn new_session_id() -> String {
@@ -173,13 +172,15 @@ fn run(connection_file: &Path, config: &Config, environment: Environment) -> Res
     if let Some(slot) = slot {
         keeper.start_after_next_cell(slot, environment);
     }
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, keeper));
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, keeper.clone()));
     let runtime = runtime()?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let sockets = transport::serve(&info, &new_session_id()).await?;
         serve_kernel(sockets, evaluator, config, terminated_or(client_gone())).await;
         anyhow::Ok(())
-    })?;
+    });
+    keeper.kernel_ending();
+    served?;
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())
 }
@@ -247,6 +248,7 @@ fn wait_as_spare(config: &Config, environment: &Environment, log: &LogRelay) -> 
     let _in_use = slot.in_use();
     keeper.start_after_next_cell(slot, environment.clone());
     runtime.block_on(serve_kernel(sockets, evaluator, config, terminated_or(closed(lifeline, std::io::sink()))));
+    keeper.kernel_ending();
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())
 }

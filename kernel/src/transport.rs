@@ -14,6 +14,9 @@ use jupyter_zmq_client::{
     parse_subscription_message,
 };
 use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use zeromq::SocketRecv;
 
@@ -43,18 +46,33 @@ pub enum Incoming {
 #[derive(Clone)]
 pub struct Outbox {
     sender: UnboundedSender<(Channel, JupyterMessage)>,
+    /// Messages sent here that have not left their socket yet.
+    unsent: Arc<AtomicUsize>,
 }
 
 impl Outbox {
     /// An outbox and the receiving end of what is sent through it.
     pub fn new() -> (Outbox, UnboundedReceiver<(Channel, JupyterMessage)>) {
         let (sender, messages) = unbounded_channel();
-        (Outbox { sender }, messages)
+        (Outbox { sender, unsent: Arc::default() }, messages)
     }
 
     pub fn send(&self, channel: Channel, message: JupyterMessage) {
+        self.unsent.fetch_add(1, Ordering::SeqCst);
         // Fails only when the kernel is shutting down, when nothing need be sent.
-        let _ = self.sender.send((channel, message));
+        if self.sender.send((channel, message)).is_err() {
+            self.unsent.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Waits until every message sent so far has left its socket, or `limit`
+    /// has passed: the last replies must leave before the process ends, and a
+    /// client restarting the kernel waits for that end.
+    pub async fn flushed(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.unsent.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 
@@ -79,10 +97,10 @@ pub async fn serve(info: &ConnectionInfo, session_id: &str) -> Result<(Outbox, I
 
     let (outbox, mut outgoing) = Outbox::new();
     let (iopub_sender, iopub_messages) = unbounded_channel();
-    tokio::spawn(publish(iopub, iopub_messages));
+    tokio::spawn(publish(iopub, iopub_messages, outbox.unsent.clone()));
     let mut writers = [(Channel::Shell, shell_out), (Channel::Control, control_out), (Channel::Stdin, stdin_out)].map(|(channel, connection)| {
         let (to_socket, messages) = unbounded_channel();
-        tokio::spawn(write_replies(connection, messages));
+        tokio::spawn(write_replies(connection, messages, outbox.unsent.clone()));
         (channel, to_socket)
     });
     tokio::spawn(async move {
@@ -155,16 +173,17 @@ fn decode(raw: RawMessage) -> Result<Incoming, String> {
     })))
 }
 
-async fn write_replies(mut connection: RouterSendConnection, mut messages: UnboundedReceiver<JupyterMessage>) {
+async fn write_replies(mut connection: RouterSendConnection, mut messages: UnboundedReceiver<JupyterMessage>, unsent: Arc<AtomicUsize>) {
     while let Some(message) = messages.recv().await {
         if let Err(error) = connection.send(message).await {
             tracing::warn!("could not send a reply: {error}");
         }
+        unsent.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Publishes iopub messages and greets every new subscriber (JEP 65).
-async fn publish(mut iopub: Connection<zeromq::XPubSocket>, mut messages: UnboundedReceiver<JupyterMessage>) {
+async fn publish(mut iopub: Connection<zeromq::XPubSocket>, mut messages: UnboundedReceiver<JupyterMessage>, unsent: Arc<AtomicUsize>) {
     loop {
         tokio::select! {
             message = messages.recv() => {
@@ -172,6 +191,7 @@ async fn publish(mut iopub: Connection<zeromq::XPubSocket>, mut messages: Unboun
                 if let Err(error) = iopub.send(message).await {
                     tracing::warn!("could not publish on iopub: {error}");
                 }
+                unsent.fetch_sub(1, Ordering::SeqCst);
             }
             subscription = iopub.socket.recv() => {
                 if let Ok(SubscriptionEvent::Subscribe(topic)) = subscription.as_ref().map_err(drop).and_then(|frames| parse_subscription_message(frames).ok_or(())) {

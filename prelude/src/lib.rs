@@ -21,19 +21,20 @@
 //! - [`timeline`]: which thread did what when, drawn as one row per thread;
 //! - [`display`]: rich outputs (HTML, Markdown, SVG, PNG, tables, progress
 //!   bars) that appear at once and can be updated in place;
-//! - [`gpu`]: arrays and kernels on an NVIDIA GPU (CUDA through cudarc),
-//!   with element-wise operations, reductions, cuBLAS matrix products and
-//!   GPU timings; on machines without a GPU every call says so;
 //! - `mpi` (in `:mpi` cells only): helpers for ranks that gather, reduce and
 //!   time together, on the `mpi` crate;
 //! - [`cancel`]: cooperative interrupts, so that stopping a cell keeps the
 //!   session's variables (the waits and progress bars above check for them).
 //!
-//! [`tokio`] (async I/O: a runtime, TCP, timers) comes with the prelude as
-//! `rustpar::tokio`. The linear-algebra crate nalgebra is built ahead of time
-//! with the prelude but is not part of it (it would slow every session's
-//! first cell): a notebook adds it with the line listed under
-//! `[package.metadata.rustpar]` in the prelude's Cargo.toml,
+//! Two more parts come with every session but are not dependencies of this
+//! crate, because rust-analyzer reads every crate of a session's
+//! dependencies before its first cell, and these two are large: GPU arrays
+//! and kernels (the `rustpar-gpu` crate: `GpuArray`, `gpu_available`, …, on
+//! cudarc) and async I/O (`tokio`). The kernel adds each, already built, the
+//! first time a cell names it, as listed under
+//! `[package.metadata.rustpar.on-demand]` in this crate's Cargo.toml. The
+//! linear-algebra crate nalgebra is built ahead of time as well, and a
+//! notebook adds it with the line listed there under `precompiled`,
 //! `:dep nalgebra = { version = "0.34.2", default-features = false, features = ["std"] }`,
 //! which then compiles nothing.
 //!
@@ -49,7 +50,6 @@ pub mod array;
 pub mod cancel;
 pub mod channel;
 pub mod display;
-pub mod gpu;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod plot;
@@ -64,7 +64,6 @@ pub use crossbeam_channel;
 pub use ndarray;
 pub use plotters;
 pub use rayon;
-pub use tokio;
 
 /// Everything a notebook cell gets from `use rustpar::prelude::*;`.
 pub mod prelude {
@@ -81,9 +80,6 @@ pub mod prelude {
     pub use crate::display::ShowResult as _;
     pub use crate::display::{
         DisplayHandle, ParWithProgress, Progress, Row, Table, Tabular, WithProgress, bundle, clear_output, html, markdown, png, progress, svg, table,
-    };
-    pub use crate::gpu::{
-        ElementwiseKernel, GpuArray, GpuError, GpuInfo, GpuStream, RawKernel, gpu_available, gpu_info, gpu_synchronize, gpu_timeit,
     };
     pub use crate::plot::{Plot, bar, histogram, line, scatter};
     pub use crate::pool::{ThreadPool, cores, current_num_threads, join, on_threads, pool, scope, thread};

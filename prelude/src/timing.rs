@@ -86,7 +86,8 @@ pub struct Timing {
 }
 
 impl Timing {
-    pub(crate) fn from_times(name: &str, times: Vec<Duration>) -> Timing {
+    /// The summary of runs timed elsewhere (GPU timings time by CUDA events).
+    pub fn from_times(name: &str, times: Vec<Duration>) -> Timing {
         let mut sorted = times.clone();
         sorted.sort_unstable();
         let n = sorted.len();
@@ -208,7 +209,7 @@ fn sample(name: &str, work: &(impl Workload + ?Sized)) -> Timing {
 
 /// How many runs to measure after a warm-up run that took `warm_up`: as
 /// many as fit in about half a second, 3 to 50, or 1 for slow code.
-pub(crate) fn runs_after_warm_up(warm_up: Duration) -> usize {
+pub fn runs_after_warm_up(warm_up: Duration) -> usize {
     if warm_up >= Duration::from_secs(1) { 1 } else { ((BUDGET.as_secs_f64() / warm_up.as_secs_f64().max(1e-9)) as usize).clamp(3, MAX_RUNS) }
 }
 

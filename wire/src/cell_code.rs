@@ -12,10 +12,15 @@ pub const ATTACH_CODE: &str = "rustpar::session::attach();";
 /// process when they panic).
 pub const ENTER_CELL_CODE: &str = "rustpar::session::enter_cell();";
 
-/// Code like a first cell's, whose completion makes rust-analyzer analyse
-/// what first cells need before the first cell asks.
-pub const WARM_UP_CODE: &str =
-    "let numbers = vec![1.0_f64, 2.0];\nlet grid = random_array((2, 2), 1);\nlet total: f64 = numbers.par_iter().sum();\ngrid.";
+/// Code like a first cell's, in steps, whose completions make rust-analyzer
+/// analyse what first cells need before the first cell asks: the standard
+/// library, then ndarray and rayon through the prelude. A cell that arrives
+/// meanwhile waits for one step at most.
+pub const WARM_UP_STEPS: [&str; 3] = [
+    "let numbers = vec![1.0_f64, 2.0];\nnumbers.",
+    "let grid = random_array((2, 2), 1);\ngrid.",
+    "let numbers = vec![1.0_f64, 2.0];\nlet grid = random_array((2, 2), 1);\nlet total: f64 = numbers.par_iter().sum();\ngrid.",
+];
 
 /// Takes the place of an `:mpi` cell's first line, so that the cell's lines
 /// keep their numbers: `main` starts MPI and runs the cell in a closure, with

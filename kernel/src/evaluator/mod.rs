@@ -13,6 +13,7 @@
 
 pub mod cell_process;
 mod explain;
+mod extra_crates;
 mod mpi;
 mod output_router;
 mod session_dir;
@@ -27,10 +28,11 @@ use crate::interpreter::{CellObserver, Completions, Execution, Interpreter, Timi
 use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
 use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext};
+use extra_crates::ExtraCrates;
 use output_router::OutputRouter;
-use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure, WARM_UP_CODE};
+use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure, WARM_UP_STEPS};
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -94,15 +96,6 @@ pub struct EvcxrEvaluator {
     /// Ends an `:mpi` cell's wait for the session to start, on interrupt.
     start_wait: Mutex<Option<Sender<()>>>,
     observer: Arc<dyn CellObserver>,
-}
-
-/// The `:dep` specifications listed under `[package.metadata.rustpar]
-/// precompiled` in the prelude's Cargo.toml: crates that notebooks add with
-/// `:dep` and that a new template holds ready-built.
-fn precompiled_deps(prelude: &Path) -> Vec<String> {
-    let manifest = std::fs::read_to_string(prelude.join("Cargo.toml")).ok().and_then(|text| text.parse::<toml::Table>().ok());
-    let list = manifest.as_ref().and_then(|m| m.get("package")?.get("metadata")?.get("rustpar")?.get("precompiled")?.as_array().cloned());
-    list.unwrap_or_default().iter().filter_map(|dep| dep.as_str().map(str::to_owned)).collect()
 }
 
 impl EvcxrEvaluator {
@@ -244,6 +237,10 @@ struct Session {
     warning: Option<String>,
     /// Where evcxr builds the cells.
     build_dir: PathBuf,
+    /// The crates besides the prelude; on-demand ones leave the list once added.
+    extra: ExtraCrates,
+    /// The saved build's lock file: its versions are what the saved build holds.
+    saved_lock: Option<Vec<u8>>,
 }
 
 /// The prelude, and where its saved build is (or will be) kept.
@@ -268,9 +265,7 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: T
             return None;
         }
     };
-    if queue.is_empty() {
-        session.warm_up();
-    }
+    session.warm_up(&queue);
     // A spare is offered as ready from here: its first cell finds the work done.
     cell.started.store(true, Ordering::SeqCst);
     for job in queue {
@@ -304,7 +299,9 @@ impl Session {
         let context = CommandContext::with_eval_context(eval_context);
         *cell.child.lock().unwrap() = Some(context.process_handle());
         let outputs = OutputRouter::start(streams.stdout, streams.stderr);
-        let mut session = Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned() };
+        let extra = prelude.as_deref().map(ExtraCrates::of_prelude).unwrap_or_default();
+        let mut session =
+            Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned(), extra, saved_lock: locked_versions.clone() };
         // evcxr picks mold when it is installed and runs every cell's cargo
         // under `mold -run`, whose preloaded library slows each process it
         // starts: about 40 ms more per cell, and mold links a cell no faster
@@ -333,11 +330,10 @@ impl Session {
         session.attach = Some(ATTACH_CODE.to_owned());
         tracing::info!("prelude loaded after {:?}", clock.elapsed());
         if let Some(template) = template_to_save {
-            // The crates that notebooks add with `:dep` are built into the
-            // template too, but not into every session's dependencies: the
-            // first cell of a session analyses all of them, and a large crate
-            // costs seconds there.
-            for dep in precompiled_deps(&prelude) {
+            // The extra crates are built into the template too, but not into
+            // every session's dependencies (see `extra_crates`).
+            let deps: Vec<String> = session.extra.all_deps().collect();
+            for dep in deps {
                 if let Err(error) = session.context.execute(&format!(":dep {dep}")) {
                     tracing::warn!("could not precompile `{dep}` into the template: {error}");
                 }
@@ -352,12 +348,18 @@ impl Session {
 
     /// rust-analyzer studies the standard library and the prelude's crates
     /// the first time a cell needs a variable's type or a completion: about
-    /// 3 s. A completion over typical code does that work ahead, while no
-    /// cell waits; a cell already waiting goes first and pays only for what
-    /// it needs (a cell without `let` needs none of it).
-    fn warm_up(&mut self) {
+    /// 3 s. Completions over typical code do that work ahead, step by step
+    /// while no cell waits; a cell that comes goes first (after the step
+    /// under way) and pays only for what it needs (`1+1` needs none of it).
+    fn warm_up(&mut self, queue: &Receiver<Job>) {
         let clock = Instant::now();
-        let _ = self.context.completions(WARM_UP_CODE, WARM_UP_CODE.len());
+        for (done, step) in WARM_UP_STEPS.iter().enumerate() {
+            if !queue.is_empty() {
+                tracing::info!("warm-up left after {done} steps, {:?}: a request waits", clock.elapsed());
+                return;
+            }
+            let _ = self.context.completions(step, step.len());
+        }
         tracing::info!("types warmed up in {:?}", clock.elapsed());
     }
 
@@ -370,6 +372,7 @@ impl Session {
         self.outputs.begin_cell(sink.clone());
         let number = cell.number.fetch_add(1, Ordering::SeqCst) + 1;
         *cell.running.lock().unwrap() = Some(number);
+        self.add_crates_named_by(code, &*sink);
         let refused_input = std::cell::Cell::new(None);
         let mut callbacks = EvalCallbacks {
             input_reader: &|request| match sink.request_input(&request.prompt, request.is_password) {
@@ -437,6 +440,31 @@ impl Session {
             }
         };
         Execution { outcome, timings }
+    }
+
+    /// Adds the on-demand crates that `cell` names and the session does not
+    /// have yet. One that cannot be added is said on stderr; the cell then
+    /// runs without it.
+    fn add_crates_named_by(&mut self, cell: &str, sink: &dyn OutputSink) {
+        for crate_ in self.extra.take_named_by(cell) {
+            let clock = Instant::now();
+            // Cargo dropped the saved build's versions of crates the session
+            // did not use; without them it would pick the newest and build it.
+            if let Some(saved) = &self.saved_lock {
+                session_dir::restore_locked_versions(&self.build_dir, saved);
+            }
+            match self.context.execute(&crate_.setup) {
+                Ok(_) => tracing::info!("added `{}` for this cell in {:?}", crate_.name, clock.elapsed()),
+                Err(error) => sink.emit(Output::Text {
+                    stream: Stream::Stderr,
+                    text: format!(
+                        "This cell uses `{}`, which the kernel could not add to the session ({error}). \
+                         Reinstall with `bash install.sh`, or add it yourself with `:dep`.\n",
+                        crate_.name
+                    ),
+                }),
+            }
+        }
     }
 
     /// Runs the cell; when rust-analyzer cannot name a variable's type, rustc

@@ -18,6 +18,7 @@
 //! A session's folder goes away with its kernel; the folders of kernels that
 //! were killed are swept by the next kernel that starts.
 
+use super::extra_crates::ExtraCrates;
 use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
@@ -52,10 +53,11 @@ impl SessionDir {
     /// threads (it sets an environment variable).
     pub fn create() -> io::Result<SessionDir> {
         let parent = std::env::temp_dir();
-        sweep_left_over_sessions(&parent);
         let session = SessionDir::create_in(&parent)?;
         // SAFETY: called from `main` before any other thread exists.
         unsafe { std::env::set_var(EVCXR_TMPDIR, session.path()) };
+        // Off the start's path: a killed kernel's folder takes ~70 ms to remove.
+        std::thread::spawn(move || sweep_left_over_sessions(&parent));
         Ok(session)
     }
 
@@ -177,10 +179,37 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
 pub fn template_dir(cache: &Path, prelude: &Path, rustc_version: &str) -> PathBuf {
     let mut hasher = DefaultHasher::new();
     (env!("CARGO_PKG_VERSION"), rustc_version, prelude).hash(&mut hasher);
-    for source in [prelude.to_path_buf(), prelude.join("../wire")] {
-        newest_change(&source).hash(&mut hasher);
+    let extra = ExtraCrates::of_prelude(prelude);
+    for source in [prelude, &prelude.join("../wire")].into_iter().chain(extra.local_folders()) {
+        newest_change(source).hash(&mut hasher);
     }
     cache.join("prelude-builds").join(format!("{:016x}", hasher.finish()))
+}
+
+/// Adds to the session's lock file the packages of `saved` (a saved build's
+/// lock file) that it lacks. Cargo drops from the lock file what a session's
+/// dependencies do not use, and a crate added later would then be resolved
+/// anew: to its newest version, which the saved build does not hold.
+pub fn restore_locked_versions(session: &Path, saved: &[u8]) {
+    let lock_file = session.join("Cargo.lock");
+    let merged = std::fs::read_to_string(&lock_file).ok().and_then(|current| with_packages_of(&current, std::str::from_utf8(saved).ok()?));
+    if let Some(merged) = merged
+        && let Err(error) = std::fs::write(&lock_file, merged)
+    {
+        tracing::warn!("could not restore the saved build's versions in {}: {error}", lock_file.display());
+    }
+}
+
+/// `current` lock file with the packages of `saved` that it lacks.
+fn with_packages_of(current: &str, saved: &str) -> Option<String> {
+    let mut current: toml::Table = current.parse().ok()?;
+    let saved: toml::Table = saved.parse().ok()?;
+    let key = |package: &toml::Value| ["name", "version", "source"].map(|field| package.get(field).and_then(toml::Value::as_str).map(str::to_owned));
+    let packages = current.entry("package").or_insert_with(|| toml::Value::Array(Vec::new())).as_array_mut()?;
+    let known: std::collections::HashSet<_> = packages.iter().map(key).collect();
+    let missing: Vec<toml::Value> = saved.get("package")?.as_array()?.iter().filter(|package| !known.contains(&key(package))).cloned().collect();
+    packages.extend(missing);
+    toml::to_string(&current).ok()
 }
 
 /// The newest modification time of the files a crate is built from.
@@ -332,5 +361,19 @@ mod tests {
         assert!(living.path().is_dir());
         assert!(!gone_path.exists());
         assert!(unowned_new.is_dir(), "a folder without an owner file is swept only when old");
+    }
+
+    #[test]
+    fn a_lock_file_gets_back_the_saved_versions_it_lacks() {
+        let saved = "version = 4\n\n[[package]]\nname = \"ctx\"\nversion = \"0.1.0\"\ndependencies = [\"tokio\"]\n\n\
+                     [[package]]\nname = \"tokio\"\nversion = \"1.54.1\"\nsource = \"registry+x\"\n";
+        let current = "version = 4\n\n[[package]]\nname = \"ctx\"\nversion = \"0.1.0\"\ndependencies = [\"rayon\"]\n\n\
+                       [[package]]\nname = \"rayon\"\nversion = \"1.12.0\"\nsource = \"registry+x\"\n";
+        let merged: toml::Table = super::with_packages_of(current, saved).unwrap().parse().unwrap();
+        let packages = merged["package"].as_array().unwrap();
+        let names: Vec<&str> = packages.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["ctx", "rayon", "tokio"]);
+        assert_eq!(packages[0]["dependencies"].as_array().unwrap()[0].as_str(), Some("rayon"), "the session's own entry is kept");
+        assert_eq!(merged["version"].as_integer(), Some(4));
     }
 }

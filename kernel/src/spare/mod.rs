@@ -18,7 +18,7 @@
 //!
 //! A spare must never cost the notebooks beside it anything ([`quiet`]): it
 //! starts its session only while no rustpar cell runs on the machine, is
-//! stopped while any does (compiling included), and runs in the
+//! stopped while any does (compiling included) and for a second after, and runs in the
 //! [`Background`] otherwise. A spare still starting leaves once no kernel of
 //! its slot has lived for 5 s; a ready one waits idle, without CPU, for
 //! `RUSTPAR_SPARE_GRACE` seconds (120 by default; see [`SpareConfig`]).
@@ -63,6 +63,14 @@ impl SpareKeeper {
     /// original `environment`.
     pub fn start_after_next_cell(&self, slot: Slot, environment: Environment) {
         *self.to_start.lock().unwrap() = Some((slot, environment));
+    }
+
+    /// This kernel ends, and cannot wake the spares later: wakes them now
+    /// unless a cell of another kernel runs.
+    pub fn kernel_ending(&self) {
+        if let Some(cells) = &self.cells {
+            cells.kernel_ending();
+        }
     }
 }
 

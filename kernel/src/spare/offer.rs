@@ -88,7 +88,7 @@ impl<'slot> Offer<'slot> {
         let (mut started, mut ready) = (false, false);
         let mut unused_since = None;
         loop {
-            if !started && !quiet::any_running(&self.slot.dir) {
+            if !started && quiet::is_quiet(&self.slot.dir) {
                 session.start();
                 started = true;
             }

@@ -1,18 +1,26 @@
-//! Spares keep still while any rustpar cell on the machine runs.
+//! Spares keep still while any rustpar cell on the machine runs, and for a
+//! moment after.
 //!
 //! Even at idle priority, a spare at work on the other core measurably slowed
 //! the parallel timings of a notebook beside it, and its compiles slowed
 //! cells' compiles; stopped (SIGSTOP), it takes nothing. Every kernel holds a
 //! shared lock on `cells.lock` in the spares folder while one of its cells
-//! runs, and stops the warming spares when it takes it; the kernel whose cell
-//! ends last wakes them again, holding the lock alone while it does, so that
-//! a cell starting meanwhile stops them after the wake-up and not before.
+//! runs, and stops the warming spares when it takes it. When a cell ends, the
+//! kernel marks the time on the lock file and, [`QUIET_BEFORE_WAKING`] later,
+//! wakes the spares if no cell has run since, holding the lock alone while it
+//! does, so that a cell starting meanwhile stops them after the wake-up and
+//! not before. Cells run back to back (a notebook run from top to bottom, a
+//! student's quick edits) thus never share the machine with a working spare.
 
 use super::offer;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 const LOCK_FILE: &str = "cells.lock";
+
+/// How long the machine's cells must have been quiet before spares work again.
+pub const QUIET_BEFORE_WAKING: Duration = Duration::from_secs(1);
 
 /// One kernel's share of the machine's running cells: its handle on the
 /// lock file, opened once, shared while a cell of this kernel runs.
@@ -24,8 +32,13 @@ pub struct Cells {
 impl Cells {
     /// `None` when the lock file cannot be opened (the spares are then left alone).
     pub fn in_folder(folder: &Path) -> Option<Cells> {
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(folder.join(LOCK_FILE)).ok()?;
-        Some(Cells { folder: folder.to_owned(), lock })
+        let path = folder.join(LOCK_FILE);
+        let lock = match OpenOptions::new().create_new(true).write(true).open(&path) {
+            // No cell has ended yet: the machine has been quiet for long.
+            Ok(new) => new.set_modified(SystemTime::UNIX_EPOCH).map(|()| new),
+            Err(_) => OpenOptions::new().write(true).open(&path),
+        };
+        Some(Cells { folder: folder.to_owned(), lock: lock.ok()? })
     }
 
     pub fn cell_started(&self) {
@@ -35,23 +48,44 @@ impl Cells {
     }
 
     pub fn cell_ended(&self) {
-        // Only the last cell to end gets the lock alone (a spare's glance at
-        // it, in `any_running`, takes microseconds: look again after one).
-        // flock replaces this handle's shared lock, whether or not it succeeds.
-        for _ in 0..3 {
-            if self.lock.try_lock().is_ok() {
-                signal_warming_spares(&self.folder, libc::SIGCONT);
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+        let _ = self.lock.set_modified(SystemTime::now());
         let _ = self.lock.unlock();
+        let folder = self.folder.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(QUIET_BEFORE_WAKING);
+            wake_spares_if_quiet(&folder, QUIET_BEFORE_WAKING);
+        });
+    }
+
+    /// Wakes the spares now unless a cell runs: this kernel ends, and
+    /// cannot wake them later.
+    pub fn kernel_ending(&self) {
+        wake_spares_if_quiet(&self.folder, Duration::ZERO);
     }
 }
 
-/// Whether a cell of any kernel runs now.
-pub fn any_running(folder: &Path) -> bool {
-    File::open(folder.join(LOCK_FILE)).is_ok_and(|lock| lock.try_lock().is_err())
+/// Whether no cell of any kernel runs now, and none has ended in the last
+/// [`QUIET_BEFORE_WAKING`].
+pub fn is_quiet(folder: &Path) -> bool {
+    match File::open(folder.join(LOCK_FILE)) {
+        Ok(lock) => lock.try_lock().is_ok() && quiet_for(&lock) >= QUIET_BEFORE_WAKING,
+        // No kernel has looked at cells here yet.
+        Err(_) => true,
+    }
+}
+
+/// How long ago the machine's last cell ended, as the lock file's time says.
+fn quiet_for(lock: &File) -> Duration {
+    let ended = lock.metadata().and_then(|metadata| metadata.modified());
+    ended.ok().and_then(|ended| ended.elapsed().ok()).unwrap_or(Duration::MAX)
+}
+
+fn wake_spares_if_quiet(folder: &Path, quiet: Duration) {
+    let Ok(lock) = File::open(folder.join(LOCK_FILE)) else { return };
+    // Held alone while waking: a cell that starts meanwhile stops them after.
+    if lock.try_lock().is_ok() && quiet_for(&lock) >= quiet {
+        signal_warming_spares(folder, libc::SIGCONT);
+    }
 }
 
 fn signal_warming_spares(folder: &Path, signal: libc::c_int) {
@@ -69,13 +103,16 @@ mod tests {
     fn a_cell_of_any_kernel_counts_until_the_last_ends() {
         let folder = tempfile::tempdir().unwrap();
         let (first, second) = (Cells::in_folder(folder.path()).unwrap(), Cells::in_folder(folder.path()).unwrap());
-        assert!(!any_running(folder.path()));
+        assert!(is_quiet(folder.path()));
         first.cell_started();
         second.cell_started();
-        assert!(any_running(folder.path()));
+        assert!(!is_quiet(folder.path()));
         first.cell_ended();
-        assert!(any_running(folder.path()), "the second kernel's cell still runs");
+        assert!(!is_quiet(folder.path()), "the second kernel's cell still runs");
         second.cell_ended();
-        assert!(!any_running(folder.path()));
+        assert!(!is_quiet(folder.path()), "a cell has just ended");
+        // (and the kernels' wake-ups, which hold the lock for a moment, are done)
+        std::thread::sleep(QUIET_BEFORE_WAKING + Duration::from_millis(200));
+        assert!(is_quiet(folder.path()));
     }
 }

@@ -2,10 +2,10 @@
 //! cell; its description ([`gpu_info`]), its streams and synchronisation.
 
 use super::error::GpuError;
-use crate::display::Table;
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::sys::CUdevice_attribute;
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
+use rustpar::display::Table;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -56,6 +56,7 @@ fn find_gpu() -> Result<Gpu, GpuError> {
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// if gpu_available() {
 ///     println!("{}", gpu_info().unwrap());
 /// } else {
@@ -111,6 +112,7 @@ impl Library {
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// if let Ok(info) = gpu_info() {
 ///     println!("{} threads can run at once", info.multiprocessors * info.max_threads_per_multiprocessor);
 /// }
@@ -141,6 +143,7 @@ pub struct GpuInfo {
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// match gpu_info() {
 ///     Ok(info) => info.table().show(),
 ///     Err(error) => println!("{error}"),
@@ -167,7 +170,7 @@ impl GpuInfo {
     /// The description as a two-column table.
     ///
     /// ```
-    /// if let Ok(info) = rustpar::prelude::gpu_info() {
+    /// if let Ok(info) = rustpar_gpu::gpu_info() {
     ///     assert!(info.table().html().contains("warp size"));
     /// }
     /// ```
@@ -213,6 +216,7 @@ impl fmt::Display for GpuInfo {
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// # fn main() -> Result<(), GpuError> {
 /// if gpu_available() {
 ///     let stream = GpuStream::new()?;
@@ -243,6 +247,7 @@ impl GpuStream {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// match GpuStream::new() {
     ///     Ok(_stream) => println!("a second queue of GPU work"),
     ///     Err(error) => assert!(!gpu_available(), "{error}"),
@@ -259,6 +264,7 @@ impl GpuStream {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// # fn main() -> Result<(), GpuError> {
     /// if gpu_available() {
     ///     let stream = GpuStream::new()?;
@@ -282,6 +288,7 @@ impl GpuStream {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(stream) = GpuStream::new() {
     ///     stream.synchronize().unwrap();
     /// }
@@ -314,6 +321,7 @@ pub(crate) fn current_stream() -> Result<GpuStream, GpuError> {
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// # fn main() -> Result<(), GpuError> {
 /// if gpu_available() {
 ///     let a = GpuArray::<f32>::random((512, 512), 1)?;

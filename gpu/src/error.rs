@@ -13,6 +13,7 @@ use std::fmt;
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// match gpu_info() {
 ///     Ok(info) => println!("found {}", info.name),
 ///     Err(error) => {
@@ -35,6 +36,7 @@ impl GpuError {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Err(error) = GpuArray::<f32>::zeros(10) {
     ///     assert!(!error.message().starts_with("GpuError"));
     /// }

@@ -1,10 +1,10 @@
 //! Correctness on a real GPU, against ndarray on the CPU, with fresh random
 //! inputs each run (the seed is printed). Without a GPU each test says so
-//! and passes; `prelude/tests/gpu_without_device.rs` tests that path.
+//! and passes; `tests/gpu_without_device.rs` tests that path.
 
 use super::*;
-use crate::array::SeededRng;
 use ndarray::{Array1, Array2};
+use rustpar::array::SeededRng;
 
 /// The GPU, or `None` after printing why these tests skip.
 fn gpu_or_skip(test: &str) -> Option<GpuInfo> {

@@ -20,7 +20,7 @@ mod sealed {
 /// at) and `f64`.
 ///
 /// ```
-/// use rustpar::gpu::GpuFloat;
+/// use rustpar_gpu::GpuFloat;
 /// assert_eq!(<f32 as GpuFloat>::CUDA_TYPE, "float");
 /// assert_eq!(<f64 as GpuFloat>::CUDA_TYPE, "double");
 /// ```
@@ -100,7 +100,7 @@ gpu_float!(f64, "double", F64Array, F64ArrayMut, F64);
 /// matrix, or the sizes in a `Vec`.
 ///
 /// ```
-/// use rustpar::gpu::GpuShape;
+/// use rustpar_gpu::GpuShape;
 /// assert_eq!((3, 4).dims(), vec![3, 4]);
 /// assert_eq!(10.dims(), vec![10]);
 /// ```
@@ -145,6 +145,7 @@ impl GpuShape for Vec<usize> {
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// # fn main() -> Result<(), GpuError> {
 /// if gpu_available() {
 ///     let a = GpuArray::from_array(&array![[1.0f32, 2.0], [3.0, 4.0]])?;
@@ -178,6 +179,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// match GpuArray::from_slice(&[1.0f32, 2.0, 3.0]) {
     ///     Ok(x) => assert_eq!(x.shape(), &[3]),
     ///     Err(error) => assert!(error.message().contains("CUDA")),
@@ -193,6 +195,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(m) = GpuArray::from_array(&Array2::<f64>::ones((2, 3))) {
     ///     assert_eq!(m.shape(), &[2, 3]);
     /// }
@@ -213,6 +216,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(z) = GpuArray::<f32>::zeros((2, 2)) {
     ///     assert_eq!(z.to_vec().unwrap(), vec![0.0; 4]);
     /// }
@@ -229,6 +233,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(x) = GpuArray::full(3, 1.5f64) {
     ///     assert_eq!(x.sum().unwrap(), 4.5);
     /// }
@@ -243,6 +248,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(x) = GpuArray::<f32>::random(10_000, 42) {
     ///     let mean = x.sum().unwrap() / 10_000.0;
     ///     assert!((mean - 0.5).abs() < 0.05);
@@ -264,6 +270,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(m) = GpuArray::<f32>::zeros((4, 5)) {
     ///     assert_eq!(m.shape(), &[4, 5]);
     /// }
@@ -276,6 +283,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(v) = GpuArray::<f32>::zeros(7) {
     ///     assert_eq!(v.ndim(), 1);
     /// }
@@ -288,6 +296,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(m) = GpuArray::<f64>::zeros((3, 3)) {
     ///     assert_eq!(m.len(), 9);
     /// }
@@ -300,6 +309,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(v) = GpuArray::<f32>::from_slice(&[]) {
     ///     assert!(v.is_empty());
     /// }
@@ -312,6 +322,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(v) = GpuArray::<f32>::zeros(6) {
     ///     assert_eq!(v.reshape((2, 3)).unwrap().shape(), &[2, 3]);
     /// }
@@ -333,6 +344,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(x) = GpuArray::from_slice(&[1.0f32, 2.0]) {
     ///     assert_eq!(x.to_vec().unwrap(), vec![1.0, 2.0]);
     /// }
@@ -352,6 +364,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(x) = GpuArray::from_array(&array![[1.0f64, 2.0]]) {
     ///     let back: Array2<f64> = x.to_array().unwrap();
     ///     assert_eq!(back, array![[1.0, 2.0]]);
@@ -375,6 +388,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(x) = GpuArray::from_slice(&[-1.0f32, 2.0]) {
     ///     assert_eq!(x.map("fmax(x, 0)").unwrap().to_vec().unwrap(), vec![0.0, 2.0]);
     /// }
@@ -387,6 +401,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(x) = GpuArray::from_slice(&[1.0f64, 2.0, 3.5]) {
     ///     assert_eq!(x.sum().unwrap(), 6.5);
     /// }
@@ -399,6 +414,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(x) = GpuArray::from_slice(&[1.0f32, 7.0, -3.0]) {
     ///     assert_eq!(x.max().unwrap(), 7.0);
     /// }
@@ -415,6 +431,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let (Ok(x), Ok(y)) = (GpuArray::from_slice(&[1.0f32, 2.0]), GpuArray::from_slice(&[3.0f32, 4.0])) {
     ///     assert_eq!(x.dot(&y).unwrap(), 11.0);
     /// }
@@ -431,6 +448,7 @@ impl<T: GpuFloat> GpuArray<T> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// # fn main() -> Result<(), GpuError> {
     /// if gpu_available() {
     ///     let a = GpuArray::from_array(&array![[1.0f64, 2.0], [3.0, 4.0]])?;
@@ -487,6 +505,7 @@ macro_rules! maps {
             ///
             /// ```
             /// use rustpar::prelude::*;
+            /// use rustpar_gpu::prelude::*;
             #[doc = concat!("if let Ok(x) = GpuArray::from_slice(&[", $input, "f64]) {")]
             #[doc = concat!("    let y = x.", stringify!($name), "().unwrap().to_vec().unwrap()[0];")]
             #[doc = concat!("    assert!((y - ", $output, ").abs() < 1e-12);")]

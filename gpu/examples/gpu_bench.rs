@@ -3,13 +3,13 @@
 //!
 //! `python bench/gpu/compare_cupy.py` runs this and CuPy's equivalents on
 //! the same machine and prints both. Alone:
-//! `cargo run --release --example gpu_bench -p rustpar`.
+//! `cargo run --release --example gpu_bench -p rustpar-gpu`.
 //!
 //! Both sides are measured alike: wall-clock time between two device
 //! synchronisations, median of several repetitions, after a warm-up.
 
 use rustpar::array::SeededRng;
-use rustpar::prelude::*;
+use rustpar_gpu::prelude::*;
 use std::time::Instant;
 
 const N: usize = 4096;

@@ -48,7 +48,7 @@ fn compiled(source: &str, name: &str) -> Result<CudaFunction, GpuError> {
 /// dimensions: `256`, `(16, 16)` or `(8, 8, 4)`.
 ///
 /// ```
-/// use rustpar::gpu::Dims;
+/// use rustpar_gpu::Dims;
 /// let block: Dims = (16, 16).into();
 /// assert_eq!(block.count(), 256);
 /// ```
@@ -62,7 +62,7 @@ impl Dims {
     /// How many blocks or threads in all.
     ///
     /// ```
-    /// assert_eq!(rustpar::gpu::Dims::from(10).count(), 10);
+    /// assert_eq!(rustpar_gpu::Dims::from(10).count(), 10);
     /// ```
     pub fn count(&self) -> usize {
         self.sizes.0 * self.sizes.1 * self.sizes.2
@@ -103,7 +103,7 @@ impl From<(usize, usize, usize)> for Dims {
 /// [`Launch::arg`] through `From`.
 ///
 /// ```
-/// use rustpar::gpu::LaunchArg;
+/// use rustpar_gpu::LaunchArg;
 /// let n: LaunchArg = 1000usize.into();
 /// assert!(matches!(n, LaunchArg::U64(1000)));
 /// ```
@@ -160,6 +160,7 @@ number_arguments!(f32 => F32, f64 => F64, i32 => I32, u32 => U32, i64 => I64, u6
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// # fn main() -> Result<(), GpuError> {
 /// if gpu_available() {
 ///     let fill = RawKernel::new(
@@ -193,6 +194,7 @@ impl<'a> Launch<'a> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(kernel) = RawKernel::new(r#"extern "C" __global__ void nothing(int n) {}"#, "nothing") {
     ///     kernel.launch(1, 32).arg(7).run().unwrap();
     /// }
@@ -207,6 +209,7 @@ impl<'a> Launch<'a> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(kernel) = RawKernel::new(r#"extern "C" __global__ void nothing() {}"#, "nothing") {
     ///     kernel.launch(1, 32).shared_memory(32 * 4).run().unwrap();
     /// }
@@ -221,6 +224,7 @@ impl<'a> Launch<'a> {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(kernel) = RawKernel::new(r#"extern "C" __global__ void nothing() {}"#, "nothing") {
     ///     kernel.launch(1, 1).run().unwrap();
     ///     gpu_synchronize().unwrap();
@@ -262,6 +266,7 @@ impl<'a> Launch<'a> {
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// # fn main() -> Result<(), GpuError> {
 /// let source = r#"
 /// extern "C" __global__ void add(const double* x, const double* y, double* out, int n) {
@@ -288,6 +293,7 @@ impl RawKernel {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// let broken = RawKernel::new(r#"extern "C" __global__ void k() { oops }"#, "k");
     /// assert!(broken.is_err());
     /// ```
@@ -299,6 +305,7 @@ impl RawKernel {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// if let Ok(kernel) = RawKernel::new(r#"extern "C" __global__ void nothing() {}"#, "nothing") {
     ///     kernel.launch((2, 2), (16, 16)).run().unwrap();
     /// }
@@ -315,6 +322,7 @@ impl RawKernel {
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// # fn main() -> Result<(), GpuError> {
 /// let saxpy = ElementwiseKernel::new(&["x", "y"], &["a"], "a * x + y");
 /// println!("{}", saxpy.source::<f32>());   // the CUDA C it runs
@@ -337,7 +345,7 @@ impl ElementwiseKernel {
     /// named `arrays` and the numbers named `scalars`.
     ///
     /// ```
-    /// let hypot = rustpar::prelude::ElementwiseKernel::new(&["x", "y"], &[], "sqrt(x * x + y * y)");
+    /// let hypot = rustpar_gpu::ElementwiseKernel::new(&["x", "y"], &[], "sqrt(x * x + y * y)");
     /// assert!(hypot.source::<f64>().contains("sqrt(x * x + y * y)"));
     /// ```
     pub fn new(arrays: &[&str], scalars: &[&str], expression: &str) -> ElementwiseKernel {
@@ -348,7 +356,7 @@ impl ElementwiseKernel {
     /// The CUDA C source this kernel compiles to for element type `T`.
     ///
     /// ```
-    /// let double = rustpar::prelude::ElementwiseKernel::new(&["x"], &[], "2 * x");
+    /// let double = rustpar_gpu::ElementwiseKernel::new(&["x"], &[], "2 * x");
     /// assert!(double.source::<f32>().contains("const float x = "));
     /// ```
     pub fn source<T: GpuFloat>(&self) -> String {
@@ -377,6 +385,7 @@ impl ElementwiseKernel {
     ///
     /// ```
     /// use rustpar::prelude::*;
+    /// use rustpar_gpu::prelude::*;
     /// let clamp = ElementwiseKernel::new(&["x"], &["low", "high"], "fmin(fmax(x, low), high)");
     /// if let Ok(x) = GpuArray::from_slice(&[-5.0f64, 0.5, 7.0]) {
     ///     assert_eq!(clamp.run(&[&x], &[0.0, 1.0]).unwrap().to_vec().unwrap(), vec![0.0, 0.5, 1.0]);

@@ -30,8 +30,16 @@
 //! [`GpuError`] that says so — nothing panics. A notebook tests
 //! `gpu_available()` to skip its GPU cells.
 //!
+//! **Why a crate of its own.** cudarc is large, and every crate in a
+//! session's dependencies is read by rust-analyzer before the session's first
+//! cell. So the kernel adds this crate, and `use rustpar_gpu::prelude::*`, the
+//! first time a cell names one of its items (`GpuArray`, `gpu_available`, …;
+//! the list is in the prelude's Cargo.toml): a notebook needs no `:dep` line,
+//! and sessions without a GPU cell never pay for it.
+//!
 //! ```
 //! use rustpar::prelude::*;
+//! use rustpar_gpu::prelude::*;
 //! # fn main() -> Result<(), GpuError> {
 //! if gpu_available() {
 //!     let x = GpuArray::<f32>::random(1_000_000, 7)?;   // made on the GPU
@@ -58,3 +66,9 @@ pub use timing::gpu_timeit;
 
 #[cfg(test)]
 mod tests;
+
+/// What the kernel brings into scope with this crate: the names that a cell
+/// can use without a path.
+pub mod prelude {
+    pub use crate::{ElementwiseKernel, GpuArray, GpuError, GpuInfo, GpuStream, RawKernel, gpu_available, gpu_info, gpu_synchronize, gpu_timeit};
+}

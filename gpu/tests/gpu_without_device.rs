@@ -5,8 +5,9 @@
 //! so it checks this path on every machine. It is the only test of this
 //! binary: CUDA reads the variable once per process.
 
-use rustpar::gpu::{Dims, GpuShape};
 use rustpar::prelude::*;
+use rustpar_gpu::prelude::*;
+use rustpar_gpu::{Dims, GpuShape};
 
 #[test]
 fn every_gpu_call_says_there_is_no_gpu() {

@@ -2,11 +2,11 @@
 
 use super::device::{current_stream, gpu};
 use super::error::GpuError;
-use crate::timing::{Timing, runs_after_warm_up};
 use cudarc::driver::sys::CUevent_flags;
+use rustpar::timing::{Timing, runs_after_warm_up};
 use std::time::Duration;
 
-/// Times GPU work as [`timeit`](crate::timing::timeit) times CPU work: one
+/// Times GPU work as [`timeit`](rustpar::timing::timeit) times CPU work: one
 /// warm-up run, then as many runs as fit in about half a second, shown as a
 /// table. Each run is measured by two CUDA events recorded on the current
 /// stream before and after `work`, and waits for the second: the time is
@@ -16,6 +16,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use rustpar::prelude::*;
+/// use rustpar_gpu::prelude::*;
 /// # fn main() -> Result<(), GpuError> {
 /// if gpu_available() {
 ///     let a = GpuArray::<f32>::random((1024, 1024), 1)?;
@@ -32,7 +33,7 @@ pub fn gpu_timeit<R>(name: &str, work: impl Fn() -> Result<R, GpuError>) -> Resu
     let event = || context.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(GpuError::driver("create a CUDA event"));
     let (start, end) = (event()?, event()?);
     let time_once = || -> Result<Duration, GpuError> {
-        crate::cancel::check_interrupt();
+        rustpar::cancel::check_interrupt();
         start.record(&stream.cuda).map_err(GpuError::driver("record a CUDA event"))?;
         work()?;
         end.record(&stream.cuda).map_err(GpuError::driver("record a CUDA event"))?;
