@@ -9,11 +9,12 @@
 //! and the handler's type says which kind of row it fits.
 
 use crate::comms::Comms;
+use crate::cpu_meter::CpuMeter;
 use crate::history::History;
 use crate::interpreter::{Execution, Interpreter, Timings};
 use crate::is_complete::{Completeness, is_complete};
 use crate::log_throttle::{self, LogThrottle};
-use crate::magics::{self, Magic};
+use crate::magics::{self, CoreMeter, Magic};
 use crate::outputs::{InputError, Output, OutputSink, Stream, with_plain_fallback};
 use crate::transport::{Channel, Inboxes, Incoming, Outbox};
 use jupyter_protocol::{Header, JupyterMessage, JupyterMessageContent, UnknownMessage};
@@ -86,6 +87,10 @@ pub struct Kernel {
     comms: Mutex<Comms>,
     execution_count: Mutex<u32>,
     timing_shown: AtomicBool,
+    /// `:cores on`: the core meter shows under every cell.
+    cores_shown: AtomicBool,
+    /// `:cores` in a cell without code: the next cell shows it.
+    cores_next: AtomicBool,
     input_replies: crossbeam_channel::Receiver<Option<String>>,
     input_answers: crossbeam_channel::Sender<Option<String>>,
     malformed: Mutex<LogThrottle>,
@@ -101,6 +106,8 @@ impl Kernel {
             comms: Mutex::default(),
             execution_count: Mutex::new(0),
             timing_shown: AtomicBool::new(false),
+            cores_shown: AtomicBool::new(false),
+            cores_next: AtomicBool::new(false),
             input_replies,
             input_answers,
             malformed: Mutex::default(),
@@ -343,10 +350,35 @@ impl Kernel {
             answers: self.input_replies.clone(),
         });
         let (code_to_run, magics) = magics::split(code);
+        let has_code = !code_to_run.trim().is_empty();
         // Pages for the notebook's pager (the execute_reply's payload), as IPython's `?` gives.
         let mut pages = Vec::new();
+        let mut cores_here = self.cores_next.swap(false, Ordering::SeqCst) && has_code;
         for magic in &magics {
             match magic {
+                Magic::Cores(setting) => {
+                    let said = match setting {
+                        CoreMeter::On => {
+                            self.cores_shown.store(true, Ordering::SeqCst);
+                            "on: every cell now shows what the cores do while it runs"
+                        }
+                        CoreMeter::Off => {
+                            self.cores_shown.store(false, Ordering::SeqCst);
+                            "off"
+                        }
+                        CoreMeter::Once if has_code => {
+                            cores_here = true;
+                            "on for this cell"
+                        }
+                        CoreMeter::Once => {
+                            self.cores_next.store(true, Ordering::SeqCst);
+                            "on for the next cell"
+                        }
+                    };
+                    if !has_code {
+                        sink.emit(Output::Text { stream: Stream::Stdout, text: format!("The core meter is {said}.\n") });
+                    }
+                }
                 Magic::Timing => {
                     let shown = !self.timing_shown.fetch_xor(true, Ordering::SeqCst);
                     let state = if shown { "on: each cell now shows its compile and run times" } else { "off" };
@@ -366,19 +398,30 @@ impl Kernel {
                 },
             }
         }
-        let execution = if code_to_run.trim().is_empty() && !magics.is_empty() {
-            Execution { outcome: Ok(None), timings: Timings::default() }
+        let (execution, usage) = if !has_code && !magics.is_empty() {
+            (Execution { outcome: Ok(None), timings: Timings::default() }, None)
         } else {
-            self.interpreter.execute(&code_to_run, sink.clone())
+            let shown = (cores_here || self.cores_shown.load(Ordering::SeqCst)) && !silent;
+            let interpreter = self.interpreter.clone();
+            let meter = CpuMeter::start(Arc::new(move || interpreter.cell_process()), shown.then(|| sink.clone() as Arc<dyn OutputSink>));
+            let execution = self.interpreter.execute(&code_to_run, sink.clone());
+            let usage = meter.finish(execution.timings.run);
+            (execution, usage)
         };
         let timings = execution.timings;
-        if self.timing_shown.load(Ordering::SeqCst) && !code_to_run.trim().is_empty() {
+        if self.timing_shown.load(Ordering::SeqCst) && has_code {
+            let cores = usage.as_ref().map(|usage| format!(", on {:.1} cores", usage.cores_used())).unwrap_or_default();
             sink.emit(Output::Text {
                 stream: Stream::Stdout,
-                text: format!("⏱ compiled in {:.2} s, ran in {:.3} s\n", timings.compile.as_secs_f64(), timings.run.as_secs_f64()),
+                text: format!("⏱ compiled in {:.2} s, ran in {:.3} s{cores}\n", timings.compile.as_secs_f64(), timings.run.as_secs_f64()),
             });
         }
         let mut metadata = json!({ "rustpar": { "compile_ms": millis(timings.compile), "run_ms": millis(timings.run) } });
+        if let Some(usage) = &usage
+            && let (Some(rustpar), Value::Object(figures)) = (metadata["rustpar"].as_object_mut(), usage.metadata())
+        {
+            rustpar.extend(figures);
+        }
         let (reply, output_text) = match execution.outcome {
             Ok(value) => {
                 let output_text = value.as_ref().and_then(|data| data.get("text/plain")).and_then(Value::as_str).map(str::to_owned);

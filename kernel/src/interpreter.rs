@@ -52,6 +52,11 @@ pub trait Interpreter: Send + Sync + 'static {
 
     /// Ends the session cleanly before the kernel exits.
     fn shut_down(&self);
+
+    /// The process that runs cells, whose CPU time the core meter reads.
+    fn cell_process(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// Hears when each cell starts and ends (compiling, waiting for the session

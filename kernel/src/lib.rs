@@ -20,6 +20,7 @@
 pub mod cell_error;
 pub mod comms;
 pub mod config;
+pub mod cpu_meter;
 pub mod dispatch;
 pub mod evaluator;
 pub mod history;

@@ -28,6 +28,11 @@ pub struct Command {
 pub const COMMANDS: &[Command] = &[
     Command { usage: ":timing", help: "Show each cell's compile and run times under it; again to stop", scope: Scope::Line },
     Command {
+        usage: ":cores [on|off]",
+        help: "Show each core's load live under every cell (on), no more (off), or under this cell only (or the next, when this one has no code)",
+        scope: Scope::Line,
+    },
+    Command {
         usage: ":mpi -n N [--timeout SECS] [--hostfile FILE] [-- MPIRUN ARGS]",
         help: "Run the rest of the cell as an MPI program on N ranks under mpirun",
         scope: Scope::Cell,
@@ -41,9 +46,19 @@ pub const COMMANDS: &[Command] = &[
 #[derive(Debug, PartialEq, Eq)]
 pub enum Magic {
     Timing,
+    Cores(CoreMeter),
     Help,
     /// The documentation of a name, for the pager.
     Doc(String),
+}
+
+/// What `:cores` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreMeter {
+    On,
+    Off,
+    /// This cell only, or the next when this one has no code.
+    Once,
 }
 
 /// Takes the kernel's commands out of `code`, leaving the rest for evcxr.
@@ -68,6 +83,9 @@ fn parse(line: &str) -> Option<Magic> {
     let is_name = |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_:<>".contains(c));
     match line {
         ":timing" => Some(Magic::Timing),
+        ":cores" => Some(Magic::Cores(CoreMeter::Once)),
+        ":cores on" => Some(Magic::Cores(CoreMeter::On)),
+        ":cores off" => Some(Magic::Cores(CoreMeter::Off)),
         ":help" => Some(Magic::Help),
         _ => {
             let name = line.strip_prefix(":doc ").or_else(|| line.strip_prefix('?'))?.trim();
@@ -106,6 +124,8 @@ mod tests {
         assert_eq!(split("?Vec"), (String::new(), vec![Magic::Doc("Vec".into())]));
         assert_eq!(split("?HashMap::new"), (String::new(), vec![Magic::Doc("HashMap::new".into())]));
         assert_eq!(split(":doc par_iter\n:help"), ("\n".to_owned(), vec![Magic::Doc("par_iter".into()), Magic::Help]));
+        assert_eq!(split(":cores on\nwork()"), ("\nwork()".to_owned(), vec![Magic::Cores(CoreMeter::On)]));
+        assert_eq!(split(":cores"), (String::new(), vec![Magic::Cores(CoreMeter::Once)]));
     }
 
     #[test]

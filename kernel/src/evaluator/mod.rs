@@ -210,6 +210,12 @@ impl Interpreter for EvcxrEvaluator {
         });
     }
 
+    fn cell_process(&self) -> Option<u32> {
+        let child = self.cell.child.lock().unwrap().clone()?;
+        let pid = child.lock().unwrap().id();
+        Some(pid)
+    }
+
     fn shut_down(&self) {
         // A running cell holds the evaluator thread, and the shutdown job
         // would wait behind it: end the cell's process group (the cell and
