@@ -19,7 +19,8 @@ with a Rust toolchain (cargo) and Python 3:
      packages already installed are skipped, and `apt-get update` runs only
      when something is missing;
   2. a Python virtual environment in .venv with the packages listed in
-     scripts/requirements.txt (pip runs only when that list changes), and
+     scripts/requirements.txt (pip runs only when that list changes), papermill
+     and its Rust translator (python/rustpar-papermill) among them, and
      the repository's python/ folder (the shared client module) on its path;
   3. `cargo build --release --locked -p rustpar-kernel` (honours
      CARGO_TARGET_DIR, default ./target);
@@ -218,7 +219,7 @@ else
 fi
 
 STAMP="$VENV/.rustpar-requirements.sha256"
-want_hash="$( { cat "$REQUIREMENTS"; "$VENV/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+want_hash="$( { cat "$REQUIREMENTS" python/rustpar-papermill/pyproject.toml; "$VENV/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want_hash" ]]; then
     info "Python packages up to date (scripts/requirements.txt unchanged)"
 else
