@@ -24,6 +24,9 @@ pub enum CellError {
     /// The cell returned an `Err` through `?`. `name` is `Error`, or the name
     /// the error gives itself (`GpuError: …`, as the prelude's errors do).
     Returned { name: String, message: String, details: Vec<String> },
+    /// Threads of the cell waited for each other's prelude locks in a
+    /// cycle; `message` names them, the locks and the lines.
+    Deadlock { message: String, details: Vec<String> },
     /// An interrupt stopped the cell, or it never started.
     Interrupted(String),
     /// The cell's process died and was started again.
@@ -68,6 +71,7 @@ impl CellError {
             CellError::Compile(_) => "CompileError",
             CellError::Panic { .. } => "Panic",
             CellError::Returned { name, .. } => name,
+            CellError::Deadlock { .. } => "Deadlock",
             CellError::Interrupted(_) => "Interrupted",
             CellError::EvaluatorCrashed(_) => "EvaluatorCrashed",
             CellError::Input(_) => "InputError",
@@ -80,7 +84,10 @@ impl CellError {
     pub fn evalue(&self) -> &str {
         match self {
             CellError::Compile(diagnostics) => diagnostics.first().map_or("the cell did not compile", |first| &first.message),
-            CellError::Panic { message, .. } | CellError::Returned { message, .. } | CellError::Mpi { message, .. } => message,
+            CellError::Panic { message, .. }
+            | CellError::Returned { message, .. }
+            | CellError::Deadlock { message, .. }
+            | CellError::Mpi { message, .. } => message,
             CellError::Interrupted(message) | CellError::EvaluatorCrashed(message) | CellError::Input(message) | CellError::Evaluator(message) => {
                 message
             }
@@ -92,7 +99,10 @@ impl CellError {
     pub fn traceback(&self) -> Vec<String> {
         let details: &[String] = match self {
             CellError::Compile(diagnostics) => return diagnostics.iter().map(render_diagnostic).collect(),
-            CellError::Panic { details, .. } | CellError::Returned { details, .. } | CellError::Mpi { details, .. } => details,
+            CellError::Panic { details, .. }
+            | CellError::Returned { details, .. }
+            | CellError::Deadlock { details, .. }
+            | CellError::Mpi { details, .. } => details,
             _ => &[],
         };
         let mut traceback = vec![format!("\x1b[0;31m{}\x1b[0m: {}", self.ename(), self.evalue())];
@@ -112,7 +122,11 @@ impl CellError {
 
     /// Adds a line to the details (ignored by kinds that have none).
     pub fn with_detail(mut self, line: String) -> CellError {
-        if let CellError::Panic { details, .. } | CellError::Returned { details, .. } | CellError::Mpi { details, .. } = &mut self {
+        if let CellError::Panic { details, .. }
+        | CellError::Returned { details, .. }
+        | CellError::Deadlock { details, .. }
+        | CellError::Mpi { details, .. } = &mut self
+        {
             details.push(line);
         }
         self

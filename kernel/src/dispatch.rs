@@ -384,6 +384,16 @@ impl Kernel {
                     let state = if shown { "on: each cell now shows its compile and run times" } else { "off" };
                     sink.emit(Output::Text { stream: Stream::Stdout, text: format!("Timing is {state}.\n") });
                 }
+                Magic::DeadlockTimeout(Ok(timeout)) => {
+                    // The tracker lives in the cell process: the prelude sets it there.
+                    let code = format!("rustpar::sync::deadlock_timeout(std::time::Duration::from_millis({}));", timeout.as_millis());
+                    let said = match self.interpreter.execute(&code, Arc::new(Discard)).outcome {
+                        Ok(_) => format!("Deadlocks are now reported after {:.1} s.\n", timeout.as_secs_f64()),
+                        Err(error) => format!("The deadlock timeout could not be set: {}\n", error.evalue()),
+                    };
+                    sink.emit(Output::Text { stream: Stream::Stdout, text: said });
+                }
+                Magic::DeadlockTimeout(Err(why)) => sink.emit(Output::Text { stream: Stream::Stderr, text: format!("{why}\n") }),
                 Magic::Help => {
                     let evcxr_help = self.interpreter.execute(":help", Arc::new(Discard)).outcome.ok().flatten();
                     let evcxr_help = evcxr_help.as_ref().and_then(|data| data.get("text/plain")).and_then(Value::as_str).unwrap_or_default();

@@ -37,6 +37,11 @@ pub const COMMANDS: &[Command] = &[
         help: "Run the rest of the cell as an MPI program on N ranks under mpirun",
         scope: Scope::Cell,
     },
+    Command {
+        usage: ":deadlock-timeout DURATION",
+        help: "How long threads must wait for each other's locks in a cycle before the cell stops with a Deadlock error (default 10s; e.g. 5s, 500ms)",
+        scope: Scope::Line,
+    },
     Command { usage: ":doc NAME", help: "Show the documentation of NAME (a type, function or method) in the pager", scope: Scope::Line },
     Command { usage: "?NAME", help: "The same as :doc NAME (`NAME?` is Rust's `?` operator, so it stays Rust)", scope: Scope::Line },
     Command { usage: ":help", help: "List these commands, then evcxr's", scope: Scope::Line },
@@ -47,6 +52,8 @@ pub const COMMANDS: &[Command] = &[
 pub enum Magic {
     Timing,
     Cores(CoreMeter),
+    /// `:deadlock-timeout 5s`, or why its argument is not a duration.
+    DeadlockTimeout(Result<std::time::Duration, String>),
     Help,
     /// The documentation of a name, for the pager.
     Doc(String),
@@ -87,10 +94,28 @@ fn parse(line: &str) -> Option<Magic> {
         ":cores on" => Some(Magic::Cores(CoreMeter::On)),
         ":cores off" => Some(Magic::Cores(CoreMeter::Off)),
         ":help" => Some(Magic::Help),
+        _ if let Some(argument) = line.strip_prefix(":deadlock-timeout") => Some(Magic::DeadlockTimeout(duration(argument.trim()))),
         _ => {
             let name = line.strip_prefix(":doc ").or_else(|| line.strip_prefix('?'))?.trim();
             is_name(name).then(|| Magic::Doc(name.to_owned()))
         }
+    }
+}
+
+/// `5s`, `500ms`, `2.5s` or `1m` as a duration.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let seconds = match (number.parse::<f64>(), unit.trim()) {
+        (Ok(n), "s" | "") => n,
+        (Ok(n), "ms") => n / 1000.0,
+        (Ok(n), "m" | "min") => n * 60.0,
+        _ => f64::NAN,
+    };
+    if seconds.is_finite() && seconds > 0.0 {
+        Ok(std::time::Duration::from_secs_f64(seconds))
+    } else {
+        Err(format!("`{text}` is not a duration: write it as `:deadlock-timeout 5s` (or 500ms, 2.5s, 1m)."))
     }
 }
 
@@ -126,6 +151,12 @@ mod tests {
         assert_eq!(split(":doc par_iter\n:help"), ("\n".to_owned(), vec![Magic::Doc("par_iter".into()), Magic::Help]));
         assert_eq!(split(":cores on\nwork()"), ("\nwork()".to_owned(), vec![Magic::Cores(CoreMeter::On)]));
         assert_eq!(split(":cores"), (String::new(), vec![Magic::Cores(CoreMeter::Once)]));
+        let timeouts = [("5s", 5.0), ("500ms", 0.5), ("2.5s", 2.5), ("1m", 60.0)];
+        for (text, seconds) in timeouts {
+            let (_, magics) = split(&format!(":deadlock-timeout {text}"));
+            assert_eq!(magics, vec![Magic::DeadlockTimeout(Ok(std::time::Duration::from_secs_f64(seconds)))], "{text}");
+        }
+        assert!(matches!(&split(":deadlock-timeout soon").1[..], [Magic::DeadlockTimeout(Err(_))]));
     }
 
     #[test]

@@ -84,8 +84,8 @@ pub mod prelude {
     pub use crate::plot::{Plot, bar, histogram, line, scatter};
     pub use crate::pool::{ThreadPool, cores, current_num_threads, join, on_threads, pool, scope, thread};
     pub use crate::sync::{
-        Arc, AtomicBool, AtomicI32, AtomicI64, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Barrier, Condvar, Mutex, OnceLock, Ordering, Permit,
-        Race, RwLock, Semaphore, race_demo,
+        Arc, AtomicBool, AtomicI32, AtomicI64, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Barrier, Condvar, Mutex, MutexGuard, OnceLock,
+        Ordering, Permit, Race, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, deadlock_timeout, lock_tracking, race_demo,
     };
     pub use crate::timeline::{Span, Timeline};
     pub use crate::timing::{Comparison, Scaling, Timing, compare, measure, scaling, timeit};

@@ -35,6 +35,7 @@ pub(crate) fn state() -> &'static SessionState {
 /// has a panic handler: this copy's pool gets one before the cell can use it.
 #[doc(hidden)]
 pub fn enter_cell() {
+    crate::sync::tracker::new_cell();
     static POOL: Once = Once::new();
     POOL.call_once(|| {
         // Fails only if the cell's code could use the pool first, which it cannot.
@@ -60,6 +61,10 @@ pub fn attach() {
         let cell_thread = std::thread::current().id();
         let default_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // A thread stopped in a deadlock: the tracker has reported it.
+            if info.payload().is::<crate::sync::Deadlocked>() {
+                return;
+            }
             let interrupted = info.payload().is::<crate::cancel::Interrupted>();
             // Every thread of an interrupted parallel loop stops with a panic:
             // the kernel needs to hear of the interrupt once.

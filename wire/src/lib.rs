@@ -109,6 +109,9 @@ pub enum Message {
     /// The prelude has flushed the cell's stdout (it says so once when it
     /// attaches, then after each flush the cell process asks for).
     Flushed,
+    /// Threads of the cell deadlocked on prelude locks: what happened, in
+    /// sentences; the threads are being stopped.
+    Deadlock(String),
 }
 
 impl Message {
@@ -123,6 +126,7 @@ impl Message {
             Message::CellFailed(failure) => ("failed", to_value(failure)),
             Message::CellStarted => ("started", Value::Null),
             Message::Flushed => ("flushed", Value::Null),
+            Message::Deadlock(text) => ("deadlock", Value::from(text.as_str())),
         };
         // evcxr scans every stdout line for its own markers; spell them with a
         // JSON escape inside payloads so that printed text can never match.
@@ -144,6 +148,7 @@ impl Message {
             "failed" => Message::CellFailed(serde_json::from_value(payload).ok()?),
             "started" => Message::CellStarted,
             "flushed" => Message::Flushed,
+            "deadlock" => Message::Deadlock(payload.as_str()?.to_owned()),
             _ => return None,
         })
     }
@@ -173,6 +178,7 @@ mod tests {
                 interrupted: false,
             }),
             Message::CellFailed(Failure::ReturnedError),
+            Message::Deadlock("thread 1 holds `a`".into()),
             Message::CellFailed(Failure::TaskPanicked),
             Message::CellStarted,
             Message::Flushed,

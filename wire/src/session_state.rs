@@ -9,14 +9,14 @@
 //! fields only, so that the kernel and any build of the prelude agree on it;
 //! [`SESSION_STATE_LAYOUT`] changes whenever the fields do.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// Environment variable holding the address of the cell process's [`SessionState`].
 pub const SESSION_STATE_ENV: &str = "RUSTPAR_SESSION_STATE";
 
 /// The version of [`SessionState`]'s layout; a prelude that finds another
 /// version does not use the state.
-pub const SESSION_STATE_LAYOUT: u32 = 1;
+pub const SESSION_STATE_LAYOUT: u32 = 2;
 
 #[repr(C)]
 pub struct SessionState {
@@ -28,6 +28,10 @@ pub struct SessionState {
     pub interrupt_reported: AtomicBool,
     /// The next display id's number.
     pub next_display_id: AtomicU64,
+    /// The prelude's lock tracker, made by the first copy of the prelude
+    /// that needs it; every copy links the same build of the prelude, so
+    /// they agree on its type, which only the prelude knows.
+    pub lock_tracker: AtomicPtr<()>,
 }
 
 impl SessionState {
@@ -37,6 +41,7 @@ impl SessionState {
             interrupt: AtomicBool::new(false),
             interrupt_reported: AtomicBool::new(false),
             next_display_id: AtomicU64::new(0),
+            lock_tracker: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 

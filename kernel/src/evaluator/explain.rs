@@ -25,7 +25,7 @@ fn diagnostic(error: &evcxr::CompilationError, lines: &[&str], hidden_line: Opti
         Some(Span { line, text: text.to_owned(), start_column: span.start_column, end_column, label: spanned.label.clone() })
     });
     let helps = error.help().into_iter().map(|help| ("help".to_owned(), help));
-    let hint = error.evcxr_extra_hint().map(|hint| ("hint".to_owned(), hint.to_owned()));
+    let hint = error.evcxr_extra_hint().map(|hint| ("hint".to_owned(), hint.to_owned())).or_else(|| mixed_locks_hint(error));
     Diagnostic {
         level: error.level().to_owned(),
         code: error.code().map(str::to_owned),
@@ -33,6 +33,21 @@ fn diagnostic(error: &evcxr::CompilationError, lines: &[&str], hidden_line: Opti
         spans: spans.collect(),
         notes: helps.chain(hint).collect(),
     }
+}
+
+/// A hint for code that mixes std's lock types with the prelude's, which
+/// are types of their own (they explain deadlocks).
+fn mixed_locks_hint(error: &evcxr::CompilationError) -> Option<(String, String)> {
+    let guards = ["MutexGuard", "RwLockReadGuard", "RwLockWriteGuard"];
+    let labels = error.spanned_messages().iter().map(|spanned| spanned.label.as_str()).collect::<Vec<_>>().join(" ");
+    (error.message() == "mismatched types" && guards.iter().any(|guard| labels.contains(guard))).then(|| {
+        (
+            "hint".to_owned(),
+            "The prelude's `Mutex`, `RwLock` and `Condvar` are its own types (they can explain deadlocks), with guards of their own: \
+             name the guard without `std::sync::` (`MutexGuard<'_, T>`), or use `std::sync::Mutex` and its guard together."
+                .to_owned(),
+        )
+    })
 }
 
 /// The code a panic can point into: the source file rustc compiled, which
@@ -52,6 +67,12 @@ pub(crate) fn panic_error(panic: Option<Panic>, stderr_tail: &str, compiled: &Co
         None => (message_of_default_panic(stderr_tail).unwrap_or_else(|| "the cell panicked".into()), None),
     };
     located_panic(message, location.as_ref(), compiled).with_detail(PARTLY_KEPT.into())
+}
+
+/// Threads of the cell deadlocked on prelude locks and were stopped.
+pub(crate) fn deadlock(message: String) -> CellError {
+    let message = message.strip_prefix("Deadlock: ").map(str::to_owned).unwrap_or(message);
+    CellError::Deadlock { message, details: vec![PARTLY_KEPT.into()] }
 }
 
 const PARTLY_KEPT: &str = "The variables defined before this cell are kept; those the cell was creating are not.";

@@ -420,6 +420,8 @@ impl Session {
                 Err(if killed { explain::interrupted_by_restart(&variables) } else { explain::crashed(&status, &report.stderr_tail, &variables) })
             }
             Err(error) => Err(CellError::Evaluator(error.to_string())),
+            // The deadlock stopped its threads; whatever failed after is its consequence.
+            Ok(_) if let Some(deadlock) = report.deadlock.clone() => Err(explain::deadlock(deadlock)),
             Ok(_) if report.failure == Some(Failure::Panicked) && (interrupted || report.panic.as_ref().is_some_and(|panic| panic.interrupted)) => {
                 Err(explain::interrupted_keeping_variables())
             }

@@ -23,6 +23,8 @@ pub(crate) struct CellReport {
     pub stderr_tail: String,
     /// When the compiled cell started to run.
     pub started: Option<Instant>,
+    /// The deadlock the prelude's lock tracker reported, which stopped the cell.
+    pub deadlock: Option<String>,
 }
 
 const STDERR_TAIL_LIMIT: usize = 4096;
@@ -121,6 +123,7 @@ impl OutputRouter {
             }
             Message::CellFailed(failure) => return self.report.lock().unwrap().failure = Some(failure),
             Message::CellStarted => return self.report.lock().unwrap().started = Some(Instant::now()),
+            Message::Deadlock(text) => return self.report.lock().unwrap().deadlock = Some(text),
             // Consumed by the cell process; never forwarded.
             Message::Flushed => return,
         };

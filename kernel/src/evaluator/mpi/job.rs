@@ -359,6 +359,7 @@ impl<'a> Collector<'a> {
             Message::Stderr(text) => Output::Text { stream: Stream::Stderr, text },
             Message::Panic(panic) => return self.ranks.entry(rank).or_default().panic = Some(panic),
             Message::CellFailed(failure) => return self.ranks.entry(rank).or_default().failure = Some(failure),
+            Message::Deadlock(text) => Output::Text { stream: Stream::Stderr, text: format!("{text}\n") },
             Message::CellStarted | Message::Flushed => return,
         };
         self.sink.emit(output);

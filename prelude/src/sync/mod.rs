@@ -9,6 +9,17 @@
 //!
 //! [`race_demo`] shows what goes wrong without them: updates get lost.
 //!
+//! The prelude's [`Mutex`], [`RwLock`] and [`Condvar`] have std's API, and
+//! the session's lock tracker follows them: a deadlock between them stops the
+//! cell with an error (`Deadlock`) that names each thread, the lock it holds
+//! and the lock it waits for, with the lines of code, once it has lasted
+//! [`deadlock_timeout`] (10 s unless set; at once when the cell is
+//! interrupted); and two code paths that take the same locks in opposite
+//! orders get a warning under the cell even when the run was lucky. Label a
+//! lock for those reports with [`Mutex::named`]; leave it out with
+//! [`Mutex::untracked`], or every lock made from then on with
+//! [`lock_tracking`]`(false)`, when timing lock costs.
+//!
 //! `Ordering` here is the memory ordering of atomics (`Ordering::SeqCst`,
 //! `Ordering::Relaxed`, ...); for the result of comparisons write
 //! `std::cmp::Ordering` (or `use std::cmp::Ordering;`, which then takes over
@@ -25,12 +36,44 @@
 //! assert_eq!(*counter.lock().unwrap(), 4);
 //! ```
 
+mod condvar;
+mod lock;
+pub(crate) mod tracker;
+
 use crate::cancel::check_interrupt;
 use std::fmt;
 use std::time::Duration;
 
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use lock::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
-pub use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use std::sync::{Arc, Barrier, LockResult, OnceLock, PoisonError, TryLockError, TryLockResult};
+pub use tracker::Deadlocked;
+
+/// How long threads must wait for each other's locks in a cycle before the
+/// cell is stopped with a `Deadlock` error (10 s unless set; the kernel's
+/// `:deadlock-timeout 5s` sets it too). An interrupt reports a deadlock at once.
+///
+/// ```
+/// rustpar::sync::deadlock_timeout(std::time::Duration::from_secs(3));
+/// ```
+pub fn deadlock_timeout(timeout: Duration) {
+    tracker::tracker().set_timeout(timeout);
+}
+
+/// Whether locks made from now on are tracked (they are unless turned off):
+/// tracking costs a few nanoseconds per lock, which a lesson timing locks
+/// may leave out.
+///
+/// ```
+/// rustpar::sync::lock_tracking(false);
+/// let plain = rustpar::prelude::Mutex::new(0);
+/// rustpar::sync::lock_tracking(true);
+/// # drop(plain);
+/// ```
+pub fn lock_tracking(on: bool) {
+    tracker::tracker().enabled.store(on, Ordering::Relaxed);
+}
 
 /// A counting semaphore: at most `permits` threads hold a [`Permit`] at the
 /// same time; the others wait in [`acquire`](Semaphore::acquire). The permit
@@ -56,8 +99,8 @@ pub use std::sync::{Arc, Barrier, Condvar, Mutex, MutexGuard, OnceLock, RwLock, 
 /// ```
 #[derive(Debug)]
 pub struct Semaphore {
-    available: Mutex<usize>,
-    freed: Condvar,
+    available: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
 }
 
 /// Proof of having been let in by a [`Semaphore`]; dropping it lets the next
@@ -85,7 +128,7 @@ impl Semaphore {
     /// assert_eq!(rustpar::prelude::Semaphore::new(3).available(), 3);
     /// ```
     pub fn new(permits: usize) -> Semaphore {
-        Semaphore { available: Mutex::new(permits), freed: Condvar::new() }
+        Semaphore { available: std::sync::Mutex::new(permits), freed: std::sync::Condvar::new() }
     }
 
     fn count(&self) -> std::sync::MutexGuard<'_, usize> {
