@@ -29,7 +29,7 @@ struct Sample {
     at: Instant,
     /// (busy, total) per core, in seconds.
     cores: Vec<(f64, f64)>,
-    /// The cell process's CPU time (its threads and the children it waited for).
+    /// The cell process's CPU time (its threads'; processes it starts count as others).
     cell: Option<f64>,
 }
 
@@ -72,7 +72,8 @@ impl CpuUsage {
         let mut sentence = format!("The cell used {used:.1} of {cores} cores on average ({share:.0} %) over the {ran:.2} s it ran");
         if others > NOTICEABLE_OTHERS * ran * cores as f64 {
             sentence.push_str(&format!(
-                "; other processes used {others:.2} s of CPU meanwhile, so it did not have the machine to itself and its timings are slower than they would be alone."
+                "; other processes (programs the cell started count here too) used {others:.2} s of CPU meanwhile, \
+                 so its threads did not have the machine to themselves and its timings are slower than they would be alone."
             ));
         } else {
             sentence.push_str("; no other process competed for the cores.");
@@ -231,11 +232,14 @@ fn parse_proc_stat(text: &str, ticks: f64) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// utime + stime + cutime + cstime of a /proc/PID/stat line, in seconds.
+/// utime + stime of a /proc/PID/stat line, in seconds: the process's own
+/// threads. Processes it starts are other processes to the meter, as they
+/// are to the operating system (their time joins the parent's only once
+/// waited for, and then all at once).
 fn parse_process_cpu(text: &str, ticks: f64) -> Option<f64> {
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks_used: f64 = fields.get(11..15)?.iter().map(|field| field.parse::<f64>().unwrap_or(0.0)).sum();
+    let ticks_used: f64 = fields.get(11..13)?.iter().map(|field| field.parse::<f64>().unwrap_or(0.0)).sum();
     Some(ticks_used / ticks)
 }
 
@@ -308,7 +312,7 @@ mod tests {
     #[test]
     fn a_process_cpu_time_is_read_past_a_name_with_spaces_and_parentheses() {
         let text = "42 (a (b) c) S 1 42 42 0 -1 4194304 100 0 0 0 250 50 3 7 20 0 4 0 100 0 0";
-        assert_eq!(parse_process_cpu(text, 100.0), Some(3.1));
+        assert_eq!(parse_process_cpu(text, 100.0), Some(3.0));
     }
 
     fn sample(at: Instant, seconds: f64, busy: [f64; 2], cell: f64) -> Sample {
@@ -337,7 +341,7 @@ mod tests {
         let usage = usage_over(&samples, Duration::from_secs(2)).unwrap();
         assert!((usage.cores_used() - 1.0).abs() < 1e-9);
         assert_eq!(usage.other_cpu, Duration::from_secs(2));
-        assert!(usage.sentence().contains("other processes used 2.00 s of CPU"), "{}", usage.sentence());
+        assert!(usage.sentence().contains("used 2.00 s of CPU meanwhile"), "{}", usage.sentence());
         assert_eq!(usage.metadata(), json!({ "cpu_ms": 2000.0, "cores_used": 1.0, "other_cpu_ms": 2000.0 }));
     }
 
