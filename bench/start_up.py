@@ -32,6 +32,7 @@ import tempfile
 import time
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from core_meter import SPEEDUP_CELL  # one and two threads on one loop; the cell's value is the speedup
 from rustpar_client import Kernel, describe, get_reply, result_text, run
 
 FIRST_CELL = """use rayon::prelude::*;
@@ -40,15 +41,7 @@ let total: f64 = a.as_slice().unwrap().par_iter().sum();
 Plot::new("row sums").line("sum", &(0..200).map(|i| i as f64).collect::<Vec<_>>(), &a.sum_axis(Axis(1)).to_vec()).show();
 total > 0.0"""
 
-# One and two threads on the same CPU-bound loop; the cell's value is the speedup.
-SPEEDUP_CELL = """fn spin(n: u64) -> u64 { let mut x = 1u64; for i in 0..n { x = x.wrapping_mul(6364136223846793005).wrapping_add(i); } x }
-let n = 150_000_000;
-let clock = std::time::Instant::now();
-std::hint::black_box(spin(n)); std::hint::black_box(spin(n));
-let one = clock.elapsed().as_secs_f64();
-let clock = std::time::Instant::now();
-std::thread::scope(|s| { let other = s.spawn(|| std::hint::black_box(spin(n))); std::hint::black_box(spin(n)); other.join().unwrap(); });
-one / clock.elapsed().as_secs_f64()"""
+
 
 WARM_CELLS = 5
 

@@ -62,6 +62,20 @@ impl RawLock {
         false
     }
 
+    /// Takes the lock if it is free, without waiting.
+    fn try_take(&self, write: bool, at: Site) -> bool {
+        let taken = if write { self.try_write() } else { self.try_read() };
+        if taken && self.id != 0 {
+            tracker::acquired(self.id, at);
+        }
+        taken
+    }
+
+    /// `value`, or the same in a `PoisonError` when a thread panicked holding the lock.
+    fn checked<V>(&self, value: V) -> LockResult<V> {
+        if self.poisoned.load(Ordering::Relaxed) { Err(PoisonError::new(value)) } else { Ok(value) }
+    }
+
     /// Takes the lock (`write`: alone), waiting as long as it takes.
     fn acquire(&self, write: bool, at: Site) {
         let attempt = || if write { self.try_write() } else { self.try_read() };
@@ -172,125 +186,6 @@ pub struct Mutex<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
-// As std's: a panic while holding the lock poisons it, which callers see.
-impl<T: ?Sized> std::panic::UnwindSafe for Mutex<T> {}
-impl<T: ?Sized> std::panic::RefUnwindSafe for Mutex<T> {}
-
-/// Proof of holding a [`Mutex`]; the lock is let go when it is dropped.
-#[must_use = "the lock is let go as soon as the guard is dropped: bind it with `let guard = ...`"]
-pub struct MutexGuard<'a, T: ?Sized> {
-    lock: &'a Mutex<T>,
-}
-
-// SAFETY: a guard gives `&T` to other threads only where `T: Sync`, as std's.
-unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
-
-impl<T> Mutex<T> {
-    /// A lock around `value`, named in reports by where it was made.
-    #[track_caller]
-    pub fn new(value: T) -> Mutex<T> {
-        Mutex { raw: RawLock::new(None, Location::caller(), true), value: UnsafeCell::new(value) }
-    }
-
-    /// A lock around `value` that reports call `label` (`"account a"`).
-    #[track_caller]
-    pub fn named(label: impl Into<String>, value: T) -> Mutex<T> {
-        Mutex { raw: RawLock::new(Some(label.into()), Location::caller(), true), value: UnsafeCell::new(value) }
-    }
-
-    /// A lock the tracker does not follow: std's speed, no reports.
-    #[track_caller]
-    pub fn untracked(value: T) -> Mutex<T> {
-        Mutex { raw: RawLock::new(None, Location::caller(), false), value: UnsafeCell::new(value) }
-    }
-
-    pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.raw.poisoned.load(Ordering::Relaxed);
-        let value = self.value.into_inner();
-        if poisoned { Err(PoisonError::new(value)) } else { Ok(value) }
-    }
-}
-
-impl<T: ?Sized> Mutex<T> {
-    /// Waits for the lock and takes it. `Err` when a thread panicked while
-    /// holding it (the guard is inside: `.unwrap_or_else(|e| e.into_inner())`).
-    #[track_caller]
-    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        self.raw.acquire(true, Location::caller());
-        self.guard()
-    }
-
-    /// Takes the lock if it is free, without waiting.
-    #[track_caller]
-    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        if !self.raw.try_write() {
-            return Err(TryLockError::WouldBlock);
-        }
-        if self.raw.id != 0 {
-            tracker::acquired(self.raw.id, Location::caller());
-        }
-        self.guard().map_err(TryLockError::Poisoned)
-    }
-
-    fn guard(&self) -> LockResult<MutexGuard<'_, T>> {
-        let guard = MutexGuard { lock: self };
-        if self.raw.poisoned.load(Ordering::Relaxed) { Err(PoisonError::new(guard)) } else { Ok(guard) }
-    }
-
-    pub fn is_poisoned(&self) -> bool {
-        self.raw.poisoned.load(Ordering::Relaxed)
-    }
-
-    pub fn clear_poison(&self) {
-        self.raw.poisoned.store(false, Ordering::Relaxed);
-    }
-
-    pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.is_poisoned();
-        let value = self.value.get_mut();
-        if poisoned { Err(PoisonError::new(value)) } else { Ok(value) }
-    }
-}
-
-impl<T: ?Sized> Deref for MutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock.
-        unsafe { &*self.lock.value.get() }
-    }
-}
-
-impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the lock alone.
-        unsafe { &mut *self.lock.value.get() }
-    }
-}
-
-impl<T: ?Sized> Drop for MutexGuard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.raw.release(true);
-    }
-}
-
-impl<'a, T: ?Sized> MutexGuard<'a, T> {
-    pub(crate) fn mutex(&self) -> &'a Mutex<T> {
-        self.lock
-    }
-}
-
-impl<T: ?Sized> Mutex<T> {
-    /// Lets go of the lock without a guard, for [`Condvar`](super::Condvar)'s waits.
-    pub(crate) fn unlock_for_wait(&self) {
-        self.raw.release(true);
-    }
-
-    /// Takes the lock again after a wait.
-    pub(crate) fn relock_after_wait(&self, at: Site) -> LockResult<MutexGuard<'_, T>> {
-        self.raw.acquire(true, at);
-        self.guard()
-    }
-}
 
 /// A reader–writer lock with std's API: many readers at once, or one
 /// writer; tracked like [`Mutex`].
@@ -311,8 +206,12 @@ pub struct RwLock<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
-impl<T: ?Sized> std::panic::UnwindSafe for RwLock<T> {}
-impl<T: ?Sized> std::panic::RefUnwindSafe for RwLock<T> {}
+
+/// Proof of holding a [`Mutex`]; the lock is let go when it is dropped.
+#[must_use = "the lock is let go as soon as the guard is dropped: bind it with `let guard = ...`"]
+pub struct MutexGuard<'a, T: ?Sized> {
+    lock: &'a Mutex<T>,
+}
 
 /// Proof of reading an [`RwLock`].
 #[must_use = "the lock is let go as soon as the guard is dropped"]
@@ -326,31 +225,39 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
 }
 
-// SAFETY: as std's guards.
-unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
-// SAFETY: as std's guards.
-unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
-
-impl<T> RwLock<T> {
+impl<T: ?Sized> Mutex<T> {
+    /// Waits for the lock and takes it. `Err` when a thread panicked while
+    /// holding it (the guard is inside: `.unwrap_or_else(|e| e.into_inner())`).
     #[track_caller]
-    pub fn new(value: T) -> RwLock<T> {
-        RwLock { raw: RawLock::new(None, Location::caller(), true), value: UnsafeCell::new(value) }
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        self.raw.acquire(true, Location::caller());
+        self.raw.checked(MutexGuard { lock: self })
     }
 
+    /// Takes the lock if it is free, without waiting.
     #[track_caller]
-    pub fn named(label: impl Into<String>, value: T) -> RwLock<T> {
-        RwLock { raw: RawLock::new(Some(label.into()), Location::caller(), true), value: UnsafeCell::new(value) }
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        if !self.raw.try_take(true, Location::caller()) {
+            return Err(TryLockError::WouldBlock);
+        }
+        self.raw.checked(MutexGuard { lock: self }).map_err(TryLockError::Poisoned)
     }
 
-    #[track_caller]
-    pub fn untracked(value: T) -> RwLock<T> {
-        RwLock { raw: RawLock::new(None, Location::caller(), false), value: UnsafeCell::new(value) }
+    /// Lets go of the lock without a guard, for [`Condvar`](super::Condvar)'s waits.
+    pub(crate) fn unlock_for_wait(&self) {
+        self.raw.release(true);
     }
 
-    pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.raw.poisoned.load(Ordering::Relaxed);
-        let value = self.value.into_inner();
-        if poisoned { Err(PoisonError::new(value)) } else { Ok(value) }
+    /// Takes the lock again after a wait.
+    pub(crate) fn relock_after_wait(&self, at: Site) -> LockResult<MutexGuard<'_, T>> {
+        self.raw.acquire(true, at);
+        self.raw.checked(MutexGuard { lock: self })
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    pub(crate) fn mutex(&self) -> &'a Mutex<T> {
+        self.lock
     }
 }
 
@@ -358,93 +265,79 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         self.raw.acquire(false, Location::caller());
-        self.poisoned_or(RwLockReadGuard { lock: self })
+        self.raw.checked(RwLockReadGuard { lock: self })
     }
 
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         self.raw.acquire(true, Location::caller());
-        self.poisoned_or(RwLockWriteGuard { lock: self })
+        self.raw.checked(RwLockWriteGuard { lock: self })
     }
 
     #[track_caller]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        if !self.raw.try_read() {
+        if !self.raw.try_take(false, Location::caller()) {
             return Err(TryLockError::WouldBlock);
         }
-        if self.raw.id != 0 {
-            tracker::acquired(self.raw.id, Location::caller());
-        }
-        self.poisoned_or(RwLockReadGuard { lock: self }).map_err(TryLockError::Poisoned)
+        self.raw.checked(RwLockReadGuard { lock: self }).map_err(TryLockError::Poisoned)
     }
 
     #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        if !self.raw.try_write() {
+        if !self.raw.try_take(true, Location::caller()) {
             return Err(TryLockError::WouldBlock);
         }
-        if self.raw.id != 0 {
-            tracker::acquired(self.raw.id, Location::caller());
+        self.raw.checked(RwLockWriteGuard { lock: self }).map_err(TryLockError::Poisoned)
+    }
+}
+
+/// What [`Mutex`] and [`RwLock`] share: making them (tracked, labelled or
+/// not), poisoning, and std's traits.
+macro_rules! shared_lock_api {
+    ($lock:ident) => {
+        impl<T> $lock<T> {
+            /// A lock around `value`, named in reports by where it was made.
+            #[track_caller]
+            pub fn new(value: T) -> $lock<T> {
+                $lock { raw: RawLock::new(None, Location::caller(), true), value: UnsafeCell::new(value) }
+            }
+
+            /// A lock around `value` that reports call `label` (`"account a"`).
+            #[track_caller]
+            pub fn named(label: impl Into<String>, value: T) -> $lock<T> {
+                $lock { raw: RawLock::new(Some(label.into()), Location::caller(), true), value: UnsafeCell::new(value) }
+            }
+
+            /// A lock the tracker does not follow: std's speed, no reports.
+            #[track_caller]
+            pub fn untracked(value: T) -> $lock<T> {
+                $lock { raw: RawLock::new(None, Location::caller(), false), value: UnsafeCell::new(value) }
+            }
+
+            pub fn into_inner(self) -> LockResult<T> {
+                let raw = self.raw;
+                raw.checked(self.value.into_inner())
+            }
         }
-        self.poisoned_or(RwLockWriteGuard { lock: self }).map_err(TryLockError::Poisoned)
-    }
 
-    fn poisoned_or<G>(&self, guard: G) -> LockResult<G> {
-        if self.raw.poisoned.load(Ordering::Relaxed) { Err(PoisonError::new(guard)) } else { Ok(guard) }
-    }
+        impl<T: ?Sized> $lock<T> {
+            pub fn is_poisoned(&self) -> bool {
+                self.raw.poisoned.load(Ordering::Relaxed)
+            }
 
-    pub fn is_poisoned(&self) -> bool {
-        self.raw.poisoned.load(Ordering::Relaxed)
-    }
+            pub fn clear_poison(&self) {
+                self.raw.poisoned.store(false, Ordering::Relaxed);
+            }
 
-    pub fn clear_poison(&self) {
-        self.raw.poisoned.store(false, Ordering::Relaxed);
-    }
+            pub fn get_mut(&mut self) -> LockResult<&mut T> {
+                self.raw.checked(self.value.get_mut())
+            }
+        }
 
-    pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.is_poisoned();
-        let value = self.value.get_mut();
-        if poisoned { Err(PoisonError::new(value)) } else { Ok(value) }
-    }
-}
+        // As std's: a panic while holding the lock poisons it, which callers see.
+        impl<T: ?Sized> std::panic::UnwindSafe for $lock<T> {}
+        impl<T: ?Sized> std::panic::RefUnwindSafe for $lock<T> {}
 
-impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock for reading.
-        unsafe { &*self.lock.value.get() }
-    }
-}
-
-impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock alone.
-        unsafe { &*self.lock.value.get() }
-    }
-}
-
-impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the lock alone.
-        unsafe { &mut *self.lock.value.get() }
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.raw.release(false);
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.raw.release(true);
-    }
-}
-
-macro_rules! std_like_traits {
-    ($lock:ident, $($guard:ident),+) => {
         impl<T: Default> Default for $lock<T> {
             #[track_caller]
             fn default() -> $lock<T> {
@@ -471,22 +364,59 @@ macro_rules! std_like_traits {
                 out.field("poisoned", &self.raw.poisoned.load(Ordering::Relaxed)).finish_non_exhaustive()
             }
         }
-
-        $(
-            impl<T: ?Sized + fmt::Debug> fmt::Debug for $guard<'_, T> {
-                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    fmt::Debug::fmt(&**self, f)
-                }
-            }
-
-            impl<T: ?Sized + fmt::Display> fmt::Display for $guard<'_, T> {
-                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    fmt::Display::fmt(&**self, f)
-                }
-            }
-        )+
     };
 }
 
-std_like_traits!(Mutex, MutexGuard);
-std_like_traits!(RwLock, RwLockReadGuard, RwLockWriteGuard);
+/// A guard's access to its lock's value, its release, and std's traits.
+macro_rules! guard_api {
+    ($guard:ident, write: $write:expr) => {
+        // SAFETY: a guard gives `&T` to other threads only where `T: Sync`, as std's.
+        unsafe impl<T: ?Sized + Sync> Sync for $guard<'_, T> {}
+
+        impl<T: ?Sized> Deref for $guard<'_, T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                // SAFETY: the guard holds the lock.
+                unsafe { &*self.lock.value.get() }
+            }
+        }
+
+        impl<T: ?Sized> Drop for $guard<'_, T> {
+            fn drop(&mut self) {
+                self.lock.raw.release($write);
+            }
+        }
+
+        impl<T: ?Sized + fmt::Debug> fmt::Debug for $guard<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<T: ?Sized + fmt::Display> fmt::Display for $guard<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+}
+
+shared_lock_api!(Mutex);
+shared_lock_api!(RwLock);
+guard_api!(MutexGuard, write: true);
+guard_api!(RwLockReadGuard, write: false);
+guard_api!(RwLockWriteGuard, write: true);
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock alone.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock alone.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
