@@ -184,3 +184,20 @@ def test_no_spare_is_left_soon_after_the_last_kernel_ends():
     finally:
         stop_kernel(km, kc)
     wait_until(lambda: not spares_of(folder), 30, "the spare to leave")
+
+
+def test_a_restart_claims_the_ready_spare_and_answers_at_once():
+    """Jupyter's restart starts a new kernel in the same slot: it takes over
+    the spare the old kernel left, answers kernel_info, and runs cells."""
+    folder = new_folder()
+    km, kc = start_kernel(env=spares_env(folder))
+    try:
+        wait_until(lambda: offer_says(folder, "ready") and spares_of(folder), 240, "a ready spare")
+        [spare] = spares_of(folder)
+        km.restart_kernel(now=False)
+        reply = get_reply(kc, kc.kernel_info(), timeout=10)
+        assert reply["content"]["implementation"] == "rustpar"
+        assert_ok(*run(kc, "1 + 1", timeout=FIRST_CELL_TIMEOUT))
+        assert evaluator_of(kc)[0] == spare, "the restarted kernel did not take over the ready spare"
+    finally:
+        stop_kernel(km, kc)

@@ -88,7 +88,7 @@ pub mod prelude {
         Ordering, Permit, Race, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, deadlock_timeout, lock_tracking, race_demo,
     };
     pub use crate::timeline::{Span, Timeline};
-    pub use crate::timing::{Comparison, Scaling, Timing, compare, measure, scaling, timeit};
+    pub use crate::timing::{Comparison, Scaling, SpeedupCheck, Timing, check_speedup, compare, measure, scaling, timeit};
     pub use rayon;
     pub use rayon::prelude::*;
 }

@@ -330,6 +330,112 @@ pub fn compare(versions: &[(&str, &dyn Workload)]) -> Comparison {
     comparison
 }
 
+/// A measured speedup judged against what an experiment expects: made by
+/// [`check_speedup`], which measures again once before it flags a result.
+///
+/// ```
+/// use rustpar::prelude::*;
+/// let check = check_speedup("2 threads", 2, 1.0, || 1.9);
+/// assert!(check.plausible());
+/// assert!(check.to_string().contains("ran 1.90× as fast"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeedupCheck {
+    /// What ran, as the sentence names it ("2 threads").
+    pub what: String,
+    /// The speedup of the last measurement (sequential time ÷ parallel time).
+    pub speedup: f64,
+    /// How many threads (or processes) ran in parallel.
+    pub threads: usize,
+    /// The least speedup the experiment expects where it works as designed.
+    pub expected: f64,
+    /// How many times it was measured (2 after a result that did not hold).
+    pub tries: usize,
+}
+
+impl SpeedupCheck {
+    /// What is wrong with the speedup, if anything, with the likely reasons.
+    pub fn problem(&self) -> Option<String> {
+        let (speedup, threads) = (self.speedup, self.threads as f64);
+        if !speedup.is_finite() || speedup <= 0.0 {
+            return Some("the timing is not a number: the work may have taken no measurable time".into());
+        }
+        if speedup > threads * 1.15 {
+            return Some(format!(
+                "that is more than {} threads can give: the sequential run was slowed (by another program, or by a cold cache or CPU clock) or the work is too short to time; run the cell again",
+                self.threads
+            ));
+        }
+        if speedup < self.expected {
+            let free = crate::pool::cores();
+            let cores = if free < self.threads {
+                format!("this machine has {free} cores for {} threads, so they take turns", self.threads)
+            } else {
+                "another program may have used the cores (the core meter, `:cores`, shows it), or the work per thread was too short to outweigh starting the threads".into()
+            };
+            return Some(format!("less than the {:.1}× this experiment expects: {cores}", self.expected));
+        }
+        None
+    }
+
+    pub fn plausible(&self) -> bool {
+        self.problem().is_none()
+    }
+
+    /// The sentence, as Markdown.
+    pub fn markdown(&self) -> String {
+        let efficiency = 100.0 * self.speedup / self.threads.max(1) as f64;
+        let measured = format!("{} ran **{:.2}× as fast** as one (efficiency {efficiency:.0} %)", self.what, self.speedup);
+        match self.problem() {
+            None => format!("{measured}."),
+            Some(problem) => {
+                let tries = if self.tries > 1 { format!(", measured {} times", self.tries) } else { String::new() };
+                format!("⚠ {measured}{tries}: {problem}.")
+            }
+        }
+    }
+
+    /// Shows the sentence under the cell.
+    pub fn show(&self) {
+        crate::display::markdown(self.markdown());
+    }
+
+    #[doc(hidden)]
+    pub fn evcxr_display(&self) {
+        crate::display::bundle([("text/markdown", self.markdown()), ("text/plain", self.to_string())]);
+    }
+}
+
+impl fmt::Display for SpeedupCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.markdown().replace("**", ""))
+    }
+}
+
+/// Measures a speedup with `measure` (sequential time ÷ parallel time of
+/// `threads` threads), and judges it against `expected`, the least speedup
+/// the experiment gives where it works as designed. A result that does not
+/// hold (below `expected`, or above what `threads` threads can give) is
+/// measured once more before it is flagged; the check shows its verdict as a
+/// sentence ("2 threads ran 1.93× as fast as one (efficiency 96 %)"), with a
+/// warning and the likely reasons when it is implausible.
+///
+/// ```
+/// use rustpar::prelude::*;
+/// let mut runs = 0;
+/// let check = check_speedup("2 threads", 2, 1.5, || { runs += 1; if runs == 1 { 0.9 } else { 1.8 } });
+/// assert_eq!((check.tries, check.speedup), (2, 1.8));
+/// assert!(check.plausible());
+/// ```
+pub fn check_speedup(what: &str, threads: usize, expected: f64, mut measure: impl FnMut() -> f64) -> SpeedupCheck {
+    let mut check = SpeedupCheck { what: what.to_owned(), speedup: measure(), threads, expected, tries: 1 };
+    if !check.plausible() {
+        check.speedup = measure();
+        check.tries = 2;
+    }
+    check
+}
+
 /// How a workload scales with threads: made by [`scaling`].
 ///
 /// ```
