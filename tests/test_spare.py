@@ -197,6 +197,9 @@ def test_a_restart_claims_the_ready_spare_and_answers_at_once():
         km.restart_kernel(now=False)
         reply = get_reply(kc, kc.kernel_info(), timeout=10)
         assert reply["content"]["implementation"] == "rustpar"
+        # As JupyterLab does after a restart: nudge until iopub is connected again
+        # (what a new kernel publishes before the client's subscription arrives is lost).
+        kc.wait_for_ready(timeout=60)
         assert_ok(*run(kc, "1 + 1", timeout=FIRST_CELL_TIMEOUT))
         assert evaluator_of(kc)[0] == spare, "the restarted kernel did not take over the ready spare"
     finally:
