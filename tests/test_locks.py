@@ -105,3 +105,16 @@ thread::scope(|s| {
     [warning] = lock_warnings(msgs)
     assert "`ledger e`" in warning and "`ledger f`" in warning, warning
     assert "*f.lock().unwrap() += 1;" in warning or "let _e = e.lock().unwrap();" in warning, warning
+
+
+def test_a_lock_made_in_one_cell_is_the_same_lock_in_later_cells(kc):
+    """The tracker is one per session: orders taken in two later cells, each
+    compiled with its own copy of the prelude, meet on the same two locks."""
+    assert_ok(*run(kc, 'let ledger_g = Mutex::named("ledger g", 0);\nlet ledger_h = Mutex::named("ledger h", 0);'))
+    reply, msgs = run(kc, "{ let _g = ledger_g.lock().unwrap(); *ledger_h.lock().unwrap() += 1; }")
+    assert_ok(reply, msgs)
+    assert lock_warnings(msgs) == []
+    reply, msgs = run(kc, "{ let _h = ledger_h.lock().unwrap(); *ledger_g.lock().unwrap() += 1; }")
+    assert_ok(reply, msgs)
+    [warning] = lock_warnings(msgs)
+    assert "`ledger g`" in warning and "`ledger h`" in warning, warning
