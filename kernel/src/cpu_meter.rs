@@ -51,9 +51,12 @@ impl CpuUsage {
         self.per_core.len()
     }
 
-    /// How many cores the cell kept busy on average.
+    /// How many cores the cell kept busy on average. The kernel reads CPU
+    /// time in clock ticks (10 ms), so a run shorter than a tick can seem to
+    /// use more cores than there are: never more than the machine has.
     pub fn cores_used(&self) -> f64 {
-        self.cell_cpu.as_secs_f64() / self.run.as_secs_f64().max(1e-9)
+        let run = self.run.as_secs_f64();
+        if run == 0.0 { 0.0 } else { (self.cell_cpu.as_secs_f64() / run).min(self.cores() as f64) }
     }
 
     /// The figures for the execute_reply's metadata.
@@ -302,6 +305,14 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_shorter_than_a_clock_tick_never_uses_more_cores_than_there_are() {
+        let usage =
+            CpuUsage { run: Duration::from_micros(400), cell_cpu: Duration::from_millis(10), other_cpu: Duration::ZERO, per_core: vec![0.5, 0.5] };
+        assert_eq!(usage.cores_used(), 2.0);
+        assert_eq!(CpuUsage { run: Duration::ZERO, ..usage }.cores_used(), 0.0);
+    }
 
     #[test]
     fn proc_stat_gives_each_cores_busy_and_total_time() {
