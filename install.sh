@@ -120,7 +120,8 @@ apt_install() {  # apt_install PKG...: quiet unless it fails
 
 step "System packages"
 if command -v dpkg >/dev/null 2>&1; then
-    wanted=(build-essential pkg-config openmpi-bin libopenmpi-dev libclang-dev)
+    # libopenblas-dev: the prelude links OpenBLAS for matrix products (ndarray's `blas` feature).
+    wanted=(build-essential pkg-config libopenblas-dev openmpi-bin libopenmpi-dev libclang-dev)
     [[ $WITH_MPICH -eq 1 ]] && wanted+=(mpich libmpich-dev)
     missing=()
     for pkg in "${wanted[@]}"; do
@@ -136,6 +137,9 @@ if command -v dpkg >/dev/null 2>&1; then
         if printf '%s\n' "${missing[@]}" | grep -qx 'openmpi-bin\|libopenmpi-dev\|libclang-dev'; then
             SUMMARY_NOTES+=("MPI missing")
         fi
+        if printf '%s\n' "${missing[@]}" | grep -qx 'libopenblas-dev'; then
+            die "libopenblas-dev is missing (${why}), and the prelude links OpenBLAS for its matrix products: install it (sudo apt-get install libopenblas-dev) and run install.sh again."
+        fi
     else
         apt_update_once
         # Install the required toolchain packages in one go (fail loudly), then
@@ -145,7 +149,7 @@ if command -v dpkg >/dev/null 2>&1; then
         optional=()
         for pkg in "${missing[@]}"; do
             case "$pkg" in
-                build-essential|pkg-config) required+=("$pkg") ;;
+                build-essential|pkg-config|libopenblas-dev) required+=("$pkg") ;;
                 *) optional+=("$pkg") ;;
             esac
         done

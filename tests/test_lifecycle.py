@@ -89,11 +89,11 @@ def test_a_kernel_whose_client_was_killed_shuts_down_and_cleans_up():
         "kc.execute_interactive('1+1', timeout=300, output_hook=lambda message: None)\n"
         "print(km.provisioner.pid, flush=True); time.sleep(600)\n"
     )
-    before = set(glob.glob("/tmp/rustpar-session-*"))
+    before = set(glob.glob("/tmp/rustpar-sessions/rustpar-session-*"))
     parent = subprocess.Popen([sys.executable, "-c", client], stdout=subprocess.PIPE, text=True)
     try:
         kernel_pid = int(parent.stdout.readline())
-        session = set(glob.glob("/tmp/rustpar-session-*")) - before
+        session = set(glob.glob("/tmp/rustpar-sessions/rustpar-session-*")) - before
         assert len(session) == 1, session
     finally:
         parent.kill()

@@ -11,11 +11,11 @@
 use crate::comms::Comms;
 use crate::cpu_meter::CpuMeter;
 use crate::history::History;
-use crate::interpreter::{Execution, Interpreter, Timings};
+use crate::interpreter::{BuildProfile, Execution, Interpreter, Timings};
 use crate::is_complete::{Completeness, is_complete};
 use crate::log_throttle::{self, LogThrottle};
 use crate::magics::{self, CoreMeter, Magic};
-use crate::outputs::{InputError, Output, OutputSink, Stream, with_plain_fallback};
+use crate::outputs::{Discard, InputError, Output, OutputSink, Stream, with_plain_fallback};
 use crate::transport::{Channel, Inboxes, Incoming, Outbox};
 use jupyter_protocol::{Header, JupyterMessage, JupyterMessageContent, UnknownMessage};
 use serde_json::{Map, Value, json};
@@ -394,6 +394,21 @@ impl Kernel {
                     sink.emit(Output::Text { stream: Stream::Stdout, text: said });
                 }
                 Magic::DeadlockTimeout(Err(why)) => sink.emit(Output::Text { stream: Stream::Stderr, text: format!("{why}\n") }),
+                Magic::Release(Some(release)) => {
+                    let profile = if *release { BuildProfile::Release } else { BuildProfile::Checked };
+                    let said = match self.interpreter.set_build_profile(profile) {
+                        Ok(()) => format!("The cells that follow build {}.\n", profile.described()),
+                        Err(why) => format!("The build profile could not be changed: {why}\n"),
+                    };
+                    sink.emit(Output::Text { stream: Stream::Stdout, text: said });
+                }
+                Magic::Release(None) => {
+                    let said = match self.interpreter.build_profile() {
+                        Some(profile) => format!("Cells build {}.\n", profile.described()),
+                        None => "This kernel has one build profile.\n".to_owned(),
+                    };
+                    sink.emit(Output::Text { stream: Stream::Stdout, text: said });
+                }
                 Magic::Help => {
                     let evcxr_help = self.interpreter.execute(":help", Arc::new(Discard)).outcome.ok().flatten();
                     let evcxr_help = evcxr_help.as_ref().and_then(|data| data.get("text/plain")).and_then(Value::as_str).unwrap_or_default();
@@ -421,12 +436,16 @@ impl Kernel {
         let timings = execution.timings;
         if self.timing_shown.load(Ordering::SeqCst) && has_code {
             let cores = usage.as_ref().map(|usage| format!(", on {:.1} cores", usage.cores_used())).unwrap_or_default();
+            let profile = self.interpreter.build_profile().map(|profile| format!(", {}", profile.short())).unwrap_or_default();
             sink.emit(Output::Text {
                 stream: Stream::Stdout,
-                text: format!("⏱ compiled in {:.2} s, ran in {:.3} s{cores}\n", timings.compile.as_secs_f64(), timings.run.as_secs_f64()),
+                text: format!("⏱ compiled in {:.2} s, ran in {:.3} s{cores}{profile}\n", timings.compile.as_secs_f64(), timings.run.as_secs_f64()),
             });
         }
         let mut metadata = json!({ "rustpar": { "compile_ms": millis(timings.compile), "run_ms": millis(timings.run) } });
+        if let Some(profile) = self.interpreter.build_profile() {
+            metadata["rustpar"]["profile"] = json!(profile.name());
+        }
         if let Some(usage) = &usage
             && let (Some(rustpar), Value::Object(figures)) = (metadata["rustpar"].as_object_mut(), usage.metadata())
         {
@@ -544,17 +563,6 @@ impl OutputSink for CellSink {
         let request = message(Some(&self.parent), "input_request", json!({ "prompt": prompt, "password": password }));
         self.outbox.send(Channel::Stdin, request);
         self.answers.recv().ok().flatten().ok_or(InputError::NoAnswer)
-    }
-}
-
-/// A sink for evaluations whose output nobody sees (user expressions).
-struct Discard;
-
-impl OutputSink for Discard {
-    fn emit(&self, _output: Output) {}
-
-    fn request_input(&self, _prompt: &str, _password: bool) -> Result<String, InputError> {
-        Err(InputError::NotAllowed)
     }
 }
 

@@ -57,6 +57,57 @@ pub trait Interpreter: Send + Sync + 'static {
     fn cell_process(&self) -> Option<u32> {
         None
     }
+
+    /// How the cells are compiled now; `None` where the language has no choice.
+    fn build_profile(&self) -> Option<BuildProfile> {
+        None
+    }
+
+    /// Compiles the cells that follow with `profile`, or says why it cannot.
+    fn set_build_profile(&self, _profile: BuildProfile) -> Result<(), String> {
+        Err("this kernel's language has one build profile".into())
+    }
+}
+
+/// How cells are compiled: what `:release on|off` switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildProfile {
+    /// The default: opt-level 2 with overflow checks, so that an overflow
+    /// panics, but without the debug assertions of evcxr's dev profile,
+    /// which run inside ndarray's and rayon's generic code in a cell's loops.
+    Checked,
+    /// As `cargo build --release`: opt-level 3, without either check.
+    Release,
+}
+
+impl BuildProfile {
+    /// As the execute_reply's metadata names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BuildProfile::Checked => "checked",
+            BuildProfile::Release => "release",
+        }
+    }
+
+    /// For `:timing`'s line.
+    pub fn short(self) -> &'static str {
+        match self {
+            BuildProfile::Checked => "checked profile (opt-level 2, overflow checks)",
+            BuildProfile::Release => "release profile (opt-level 3, no checks)",
+        }
+    }
+
+    /// For a sentence: "The cells that follow build …".
+    pub fn described(self) -> &'static str {
+        match self {
+            BuildProfile::Checked => {
+                "with the course's checked profile (the default): opt-level 2 with overflow checks, so an arithmetic overflow stops the cell with a panic, and without debug assertions (`:release on` builds like `cargo build --release`)"
+            }
+            BuildProfile::Release => {
+                "like `cargo build --release`: opt-level 3, without debug assertions or overflow checks, so an overflowing integer wraps around silently (`:release off` brings the checks back)"
+            }
+        }
+    }
 }
 
 /// Hears when each cell starts and ends (compiling, waiting for the session

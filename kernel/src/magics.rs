@@ -42,6 +42,11 @@ pub const COMMANDS: &[Command] = &[
         help: "How long threads must wait for each other's locks in a cycle before the cell stops with a Deadlock error (default 10s; e.g. 5s, 500ms)",
         scope: Scope::Line,
     },
+    Command {
+        usage: ":release [on|off]",
+        help: "Build the cells that follow like `cargo build --release` (on: opt-level 3, no overflow checks) or with the checked profile (off, the default: opt-level 2, overflow checks); alone, say which",
+        scope: Scope::Line,
+    },
     Command { usage: ":doc NAME", help: "Show the documentation of NAME (a type, function or method) in the pager", scope: Scope::Line },
     Command { usage: "?NAME", help: "The same as :doc NAME (`NAME?` is Rust's `?` operator, so it stays Rust)", scope: Scope::Line },
     Command { usage: ":help", help: "List these commands, then evcxr's", scope: Scope::Line },
@@ -54,6 +59,8 @@ pub enum Magic {
     Cores(CoreMeter),
     /// `:deadlock-timeout 5s`, or why its argument is not a duration.
     DeadlockTimeout(Result<std::time::Duration, String>),
+    /// `:release on` (`Some(true)`), `:release off`, or `:release` alone (`None`: which is it?).
+    Release(Option<bool>),
     Help,
     /// The documentation of a name, for the pager.
     Doc(String),
@@ -93,6 +100,9 @@ fn parse(line: &str) -> Option<Magic> {
         ":cores" => Some(Magic::Cores(CoreMeter::Once)),
         ":cores on" => Some(Magic::Cores(CoreMeter::On)),
         ":cores off" => Some(Magic::Cores(CoreMeter::Off)),
+        ":release" => Some(Magic::Release(None)),
+        ":release on" => Some(Magic::Release(Some(true))),
+        ":release off" => Some(Magic::Release(Some(false))),
         ":help" => Some(Magic::Help),
         _ if let Some(argument) = line.strip_prefix(":deadlock-timeout") => Some(Magic::DeadlockTimeout(duration(argument.trim()))),
         _ => {
@@ -151,6 +161,8 @@ mod tests {
         assert_eq!(split(":doc par_iter\n:help"), ("\n".to_owned(), vec![Magic::Doc("par_iter".into()), Magic::Help]));
         assert_eq!(split(":cores on\nwork()"), ("\nwork()".to_owned(), vec![Magic::Cores(CoreMeter::On)]));
         assert_eq!(split(":cores"), (String::new(), vec![Magic::Cores(CoreMeter::Once)]));
+        assert_eq!(split(":release on\nwork()"), ("\nwork()".to_owned(), vec![Magic::Release(Some(true))]));
+        assert_eq!(split(":release"), (String::new(), vec![Magic::Release(None)]));
         let timeouts = [("5s", 5.0), ("500ms", 0.5), ("2.5s", 2.5), ("1m", 60.0)];
         for (text, seconds) in timeouts {
             let (_, magics) = split(&format!(":deadlock-timeout {text}"));

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use rustpar_kernel::config::{Config, Environment};
 use rustpar_kernel::dispatch::Kernel;
-use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process, std_sources, template_dir};
+use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process, openblas, std_sources, template_dir};
 use rustpar_kernel::history::History;
 use rustpar_kernel::interpreter::Interpreter;
 use rustpar_kernel::kernelspec::{self, Location};
@@ -132,9 +132,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Makes the session's build folder. Call before the process starts other
-/// threads: it points evcxr and rust-analyzer at folders through the environment.
+/// threads: it points evcxr, rust-analyzer and OpenBLAS through the environment.
 fn prepare_session(config: &Config, toolchain: &Toolchain) -> Result<SessionDir> {
     std_sources::point_rust_analyzer(toolchain.sysroot.as_deref(), config.cache_dir.as_deref(), &toolchain.version);
+    openblas::choose_kernels();
     SessionDir::create().context("creating the session's build folder")
 }
 

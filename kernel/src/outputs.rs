@@ -63,6 +63,17 @@ pub fn with_plain_fallback(mut data: Map<String, Value>) -> Map<String, Value> {
     data
 }
 
+/// A sink for evaluations whose output nobody sees (user expressions, the kernel's own commands).
+pub struct Discard;
+
+impl OutputSink for Discard {
+    fn emit(&self, _output: Output) {}
+
+    fn request_input(&self, _prompt: &str, _password: bool) -> Result<String, InputError> {
+        Err(InputError::NotAllowed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,12 @@
 //! `par_map_inplace` / `par_mapv_inplace` change every element in parallel;
 //! `axis_iter(..).into_par_iter()` hands rows out to threads.
 //!
+//! Matrix products (`a.dot(&b)`, `general_mat_mul`) of `f64` and `f32`
+//! matrices run in the system's OpenBLAS, on every core, as NumPy's `a @ b`
+//! does: ndarray's `blas` feature calls CBLAS, and this module links the
+//! library that provides it (Debian's `libopenblas-dev`, which `install.sh`
+//! installs).
+//!
 //! Random data comes from a seed, so a notebook shows the same numbers every
 //! time it runs: [`random_array`], [`random_normal`], [`random_vec`], and
 //! [`SeededRng`] for anything else.
@@ -21,6 +27,10 @@
 //! assert!((c.sum() - (a.sum() + b.sum())).abs() < 1e-9);
 //! ```
 
+// Provides the CBLAS functions that ndarray's `blas` feature calls.
+#[link(name = "openblas")]
+unsafe extern "C" {}
+
 pub use ndarray::parallel::prelude::par_azip;
 pub use ndarray::{
     self, Array, Array1, Array2, Array3, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewMut, ArrayViewMut1, ArrayViewMut2, Axis, Ix1, Ix2, Ix3,
@@ -32,7 +42,9 @@ pub use ndarray::{ArrayBase, Dim, IxDynImpl, OwnedRepr, ViewRepr};
 
 /// A small, fast random number generator (SplitMix64) that gives the same
 /// numbers for the same seed, on every machine and with every version of this
-/// crate. Not for cryptography.
+/// crate. Not for cryptography. Its methods are inlined into the cells that
+/// call them, so a loop drawing numbers compiles as one piece of code (about
+/// a nanosecond per number).
 ///
 /// ```
 /// use rustpar::prelude::*;
@@ -55,6 +67,7 @@ impl SeededRng {
     /// let x = rng.f64();
     /// assert!((0.0..1.0).contains(&x));
     /// ```
+    #[inline]
     pub fn new(seed: u64) -> SeededRng {
         SeededRng { state: seed }
     }
@@ -66,6 +79,7 @@ impl SeededRng {
     /// assert_eq!(rng.next_u64(), 0xe220a8397b1dcdaf);
     /// ```
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;
@@ -80,6 +94,7 @@ impl SeededRng {
     /// let mut rng = rustpar::prelude::SeededRng::new(1);
     /// assert!((0..100).all(|_| (0.0..1.0).contains(&rng.f64())));
     /// ```
+    #[inline]
     pub fn f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
@@ -91,6 +106,7 @@ impl SeededRng {
     /// let x = rng.uniform(-1.0, 1.0);
     /// assert!((-1.0..1.0).contains(&x));
     /// ```
+    #[inline]
     pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
         low + (high - low) * self.f64()
     }
@@ -101,6 +117,7 @@ impl SeededRng {
     /// let mut rng = rustpar::prelude::SeededRng::new(3);
     /// assert!(rng.below(10) < 10);
     /// ```
+    #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
         if n == 0 {
             panic!("below(0) asks for a number in the empty range 0..0: give a bound of at least 1");
@@ -123,6 +140,7 @@ impl SeededRng {
     /// let mean = (0..10_000).map(|_| rng.normal()).sum::<f64>() / 10_000.0;
     /// assert!(mean.abs() < 0.05);
     /// ```
+    #[inline]
     pub fn normal(&mut self) -> f64 {
         let u = 1.0 - self.f64(); // in (0, 1], so its logarithm is finite
         let v = self.f64();

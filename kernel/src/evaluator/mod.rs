@@ -15,6 +15,7 @@ pub mod cell_process;
 mod explain;
 mod extra_crates;
 mod mpi;
+pub mod openblas;
 mod output_router;
 mod session_dir;
 pub mod std_sources;
@@ -24,8 +25,8 @@ pub use session_dir::{SessionDir, template_dir};
 
 use crate::cell_error::CellError;
 use crate::config::Config;
-use crate::interpreter::{CellObserver, Completions, Execution, Interpreter, Timings};
-use crate::outputs::{Output, OutputSink, Stream, with_plain_fallback};
+use crate::interpreter::{BuildProfile, CellObserver, Completions, Execution, Interpreter, Timings};
+use crate::outputs::{Discard, Output, OutputSink, Stream, with_plain_fallback};
 use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext};
 use extra_crates::ExtraCrates;
@@ -96,6 +97,8 @@ pub struct EvcxrEvaluator {
     /// Ends an `:mpi` cell's wait for the session to start, on interrupt.
     start_wait: Mutex<Option<Sender<()>>>,
     observer: Arc<dyn CellObserver>,
+    /// `:release on`: the cells build as for a release.
+    release: AtomicBool,
 }
 
 impl EvcxrEvaluator {
@@ -122,7 +125,7 @@ impl EvcxrEvaluator {
             })
             .expect("the kernel can start its evaluator thread");
         let mpi = mpi::MpiRunner::new(config, &rustc_version);
-        EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None), observer }
+        EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None), observer, release: AtomicBool::new(false) }
     }
 
     /// Whether the session has finished starting, warm-up included (or failed to).
@@ -216,6 +219,16 @@ impl Interpreter for EvcxrEvaluator {
         Some(pid)
     }
 
+    fn build_profile(&self) -> Option<BuildProfile> {
+        Some(if self.release.load(Ordering::SeqCst) { BuildProfile::Release } else { BuildProfile::Checked })
+    }
+
+    fn set_build_profile(&self, profile: BuildProfile) -> Result<(), String> {
+        self.execute_observed(&profile_commands(profile), Arc::new(Discard)).outcome.map_err(|error| error.evalue().to_string())?;
+        self.release.store(profile == BuildProfile::Release, Ordering::SeqCst);
+        Ok(())
+    }
+
     fn shut_down(&self) {
         // A running cell holds the evaluator thread, and the shutdown job
         // would wait behind it: end the cell's process group (the cell and
@@ -251,6 +264,19 @@ struct Session {
 
 /// The prelude, and where its saved build is (or will be) kept.
 type Template = Option<(PathBuf, Option<PathBuf>)>;
+
+/// The evcxr commands that build the cells that follow with `profile`. The
+/// dependencies always build as for a release
+/// (`session_dir::DEPENDENCY_PROFILE`); these settings are the cell crate's
+/// own, and cargo lets its environment override the `[profile.dev]` that
+/// evcxr writes.
+fn profile_commands(profile: BuildProfile) -> String {
+    let (opt_level, overflow_checks) = match profile {
+        BuildProfile::Checked => (2, true),
+        BuildProfile::Release => (3, false),
+    };
+    format!(":opt {opt_level}\n:build_env CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false\n:build_env CARGO_PROFILE_DEV_OVERFLOW_CHECKS={overflow_checks}")
+}
 
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.
 fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template) -> Option<Sender<()>> {
@@ -314,6 +340,9 @@ impl Session {
         // than the system linker (bench/warm_cell.py measures both).
         if let Err(error) = session.context.execute(":linker system") {
             tracing::warn!("could not choose the system linker: {error}");
+        }
+        if let Err(error) = session.context.execute(&profile_commands(BuildProfile::Checked)) {
+            tracing::warn!("could not choose the cells' build profile: {error}");
         }
         let Some(prelude) = prelude else {
             tracing::warn!("no prelude found (set RUSTPAR_PRELUDE); sessions start without it");

@@ -17,6 +17,12 @@
 //!
 //! A session's folder goes away with its kernel; the folders of kernels that
 //! were killed are swept by the next kernel that starts.
+//!
+//! Session folders share one parent, `rustpar-sessions` in the temporary
+//! directory, whose `.cargo/config.toml` ([`DEPENDENCY_PROFILE`]) cargo reads
+//! for every session: evcxr writes the session's own `Cargo.toml` and
+//! `.cargo/config.toml`, and this is where the kernel can still say how the
+//! dependencies are built.
 
 use super::extra_crates::ExtraCrates;
 use std::collections::hash_map::DefaultHasher;
@@ -31,6 +37,22 @@ use std::time::{Duration, SystemTime};
 const EVCXR_TMPDIR: &str = "EVCXR_TMPDIR";
 
 const SESSION_PREFIX: &str = "rustpar-session-";
+
+/// The folder of the temporary directory that holds the session folders.
+const SESSIONS_FOLDER: &str = "rustpar-sessions";
+
+/// How cargo builds the prelude and every other dependency of a session:
+/// as `cargo build --release` would (opt-level 3, no debug assertions, no
+/// overflow checks), so that ndarray's and rayon's own checks stay out of
+/// the course's timed loops. The cells are the session's own package, which
+/// `"*"` leaves out: the kernel chooses their profile (see `:release`).
+pub const DEPENDENCY_PROFILE: &str = "\
+# Written by rustpar-kernel for the sessions in this folder.
+[profile.dev.package.\"*\"]
+opt-level = 3
+debug-assertions = false
+overflow-checks = false
+";
 
 /// A file in each session folder, locked while its kernel lives.
 const OWNER_FILE: &str = ".rustpar-owner";
@@ -52,7 +74,8 @@ impl SessionDir {
     /// are gone, and points evcxr at it. Call before the process starts other
     /// threads (it sets an environment variable).
     pub fn create() -> io::Result<SessionDir> {
-        let parent = std::env::temp_dir();
+        let parent = std::env::temp_dir().join(SESSIONS_FOLDER);
+        write_dependency_profile(&parent)?;
         let session = SessionDir::create_in(&parent)?;
         // SAFETY: called from `main` before any other thread exists.
         unsafe { std::env::set_var(EVCXR_TMPDIR, session.path()) };
@@ -143,6 +166,22 @@ fn remove_unless_in_use(template: &Path) {
 /// Removes the session folders under `parent` whose kernels are gone: their
 /// owner file is no longer locked (or, for folders of older kernels, has
 /// never been there and the folder is old).
+/// Writes [`DEPENDENCY_PROFILE`] where cargo finds it for every session
+/// folder in `parent`, unless it is there already; a rename, so that a
+/// session starting beside never reads half a file.
+fn write_dependency_profile(parent: &Path) -> io::Result<()> {
+    let config = parent.join(".cargo");
+    std::fs::create_dir_all(&config)?;
+    let path = config.join("config.toml");
+    if std::fs::read_to_string(&path).is_ok_and(|written| written == DEPENDENCY_PROFILE) {
+        return Ok(());
+    }
+    let staged = tempfile::NamedTempFile::new_in(&config)?;
+    std::fs::write(staged.path(), DEPENDENCY_PROFILE)?;
+    staged.persist(&path).map_err(|error| error.error)?;
+    Ok(())
+}
+
 fn sweep_left_over_sessions(parent: &Path) {
     for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
         if !entry.file_name().to_string_lossy().starts_with(SESSION_PREFIX) {
@@ -175,10 +214,11 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
 
 /// The template's folder under `cache` (the cache folder, see
 /// [`Config::cache_dir`](crate::config::Config)): a key of the kernel
-/// version, the rustc version and the prelude's sources.
+/// version, the rustc version, the dependencies' build profile and the
+/// prelude's sources.
 pub fn template_dir(cache: &Path, prelude: &Path, rustc_version: &str) -> PathBuf {
     let mut hasher = DefaultHasher::new();
-    (env!("CARGO_PKG_VERSION"), rustc_version, prelude).hash(&mut hasher);
+    (env!("CARGO_PKG_VERSION"), rustc_version, prelude, DEPENDENCY_PROFILE).hash(&mut hasher);
     let extra = ExtraCrates::of_prelude(prelude);
     for source in [prelude, &prelude.join("../wire")].into_iter().chain(extra.local_folders()) {
         newest_change(source).hash(&mut hasher);
@@ -296,6 +336,23 @@ mod tests {
 
     fn session_in(parent: &Path) -> SessionDir {
         SessionDir::create_in(parent).unwrap()
+    }
+
+    #[test]
+    fn the_dependency_profile_is_written_once_beside_the_session_folders() {
+        let parent = tempfile::tempdir().unwrap();
+        write_dependency_profile(parent.path()).unwrap();
+        let config = parent.path().join(".cargo/config.toml");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), DEPENDENCY_PROFILE);
+        let written = std::fs::metadata(&config).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        write_dependency_profile(parent.path()).unwrap();
+        assert_eq!(std::fs::metadata(&config).unwrap().modified().unwrap(), written, "an unchanged profile is not written again");
+        std::fs::write(&config, "[profile.dev]\n").unwrap();
+        write_dependency_profile(parent.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), DEPENDENCY_PROFILE, "another kernel's older profile is replaced");
+        let session = SessionDir::create_in(parent.path()).unwrap();
+        assert_eq!(session.path().parent(), Some(parent.path()), "cargo finds the profile in the session folder's parent");
     }
 
     #[test]

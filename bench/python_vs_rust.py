@@ -1,0 +1,238 @@
+"""The course's Python examples against their Rust counterparts, in one run
+on one machine (issue "The Rust side at the hardware's speed").
+
+    .venv/bin/pip install -r bench/requirements.txt   # NumPy and numba
+    .venv/bin/python bench/python_vs_rust.py [--repeats N]
+
+Run it on a quiet machine: nothing else running, no spare or other kernel
+beside it. Each Python variant runs in this process (with a process pool
+where the course uses processes); a variant whose package is missing is
+skipped, with the line that installs it. Each Rust counterpart runs as a
+notebook cell would, in one rustpar kernel (spares off): once with the
+cells' default build profile (checked: opt-level 2 with overflow checks) and
+once after `:release on` (as `cargo build --release`); the prelude and its
+dependencies build as for a release either way. Every figure is a median after half a
+second of warm-up: of N runs for Python, of 11 for Rust (its runs take
+milliseconds). A ratio is Python's time over Rust's: above 1, Rust is faster.
+
+The work, as in the course (../shared/course/, lecture 003 and its labs):
+- two CPU-bound loops of 10 million `total += i * i`: CPython in 2 processes
+  against 2 Rust threads (the Rust loop is notebook 01's: it reads its
+  counter through `black_box`, so that the compiler cannot replace the loop
+  by a formula);
+- fib(30) four times: CPython in 4 processes against 4 Rust threads;
+- Monte Carlo π with 10 million samples: numba's `prange` against rayon;
+- 1000 x 1000 and 2000 x 2000 f64 matrix products: NumPy's `a @ b` against
+  ndarray's `a.dot(&b)` (both in OpenBLAS on every core);
+- the 2-thread parallel efficiency of the Rust loops (1 thread against 2, on
+  loops of 100 million, long enough to time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rustpar_client import Kernel, describe, result_text, run
+
+INSTALL = ".venv/bin/pip install -r bench/requirements.txt"
+LOOP_N = 10_000_000
+FIB_N = 30
+SAMPLES = 10_000_000
+# Each Rust figure takes milliseconds: its median is over more runs than Python's.
+RUST_RUNS = 11
+
+
+# ----- Python, as the course writes it -----
+
+def cpu_intensive_work(n: int = LOOP_N) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def fib(n: int) -> int:
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+# Every figure is measured after its work has run for this long: imports, JIT
+# compilation, a pool's workers, page faults, and a processor that raises its
+# clock (and powers its wide vector units) only under sustained load.
+WARM_UP_S = 0.5
+
+
+def median_seconds(work: Callable[[], object], repeats: int) -> float:
+    warm_up = time.perf_counter()
+    while True:
+        work()
+        if time.perf_counter() - warm_up > WARM_UP_S:
+            break
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def numba_pi() -> Callable[[], float] | None:
+    try:
+        import numba
+        import numpy as np
+    except ImportError:
+        return None
+
+    @numba.jit(nopython=True, parallel=True)
+    def monte_carlo_pi_parallel(n_samples):
+        inside = 0
+        for _ in numba.prange(n_samples):
+            x = np.random.random()
+            y = np.random.random()
+            if x * x + y * y <= 1.0:
+                inside += 1
+        return 4.0 * inside / n_samples
+
+    return lambda: monte_carlo_pi_parallel(SAMPLES)
+
+
+def numpy_product(n: int) -> Callable[[], object] | None:
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    rng = np.random.default_rng(4)
+    a, b = rng.random((n, n)), rng.random((n, n))
+    return lambda: a @ b
+
+
+# ----- Rust, as a cell writes it: each cell times its own work -----
+
+TIMED = """let warm_up = std::time::Instant::now();
+while warm_up.elapsed().as_secs_f64() < {warm_up} {{
+    std::hint::black_box({work});
+}}
+let times: Vec<f64> = (0..{runs}).map(|_| {{
+    let clock = std::time::Instant::now();
+    std::hint::black_box({work});
+    clock.elapsed().as_secs_f64()
+}}).collect();
+format!("{{:?}}", times)"""
+
+RUST_WORK = {
+    "loops": (
+        # As notebook 01 writes it.
+        "fn cpu_intensive_work(n: u64) -> u64 { (0..n).map(|i| std::hint::black_box(i) * i).fold(0, u64::wrapping_add) }",
+        "std::thread::scope(|s| { let other = s.spawn(|| cpu_intensive_work(%d)); (cpu_intensive_work(%d), other.join().unwrap()) })" % (LOOP_N, LOOP_N),
+    ),
+    # The parallel efficiency, on loops ten times longer: tens of milliseconds.
+    "long loops, 2 threads": (
+        None,
+        "std::thread::scope(|s| { let other = s.spawn(|| cpu_intensive_work(%d)); (cpu_intensive_work(%d), other.join().unwrap()) })" % (10 * LOOP_N, 10 * LOOP_N),
+    ),
+    "long loops, one thread": (None, "(cpu_intensive_work(%d), cpu_intensive_work(%d))" % (10 * LOOP_N, 10 * LOOP_N)),
+    "fib": (
+        "fn fib(n: u32) -> u64 { if n < 2 { n as u64 } else { fib(n - 1) + fib(n - 2) } }",
+        "std::thread::scope(|s| { let threads: Vec<_> = (0..4).map(|_| s.spawn(|| fib(%d))).collect(); threads.into_iter().map(|t| t.join().unwrap()).sum::<u64>() })" % FIB_N,
+    ),
+    "pi": (
+        """fn hits_in_chunk(chunk: u64, samples: u64) -> u64 {
+    let mut rng = SeededRng::new(1_000 + chunk);
+    (0..samples).filter(|_| { let (x, y) = (rng.f64(), rng.f64()); x * x + y * y <= 1.0 }).count() as u64
+}""",
+        "4.0 * (0..64u64).into_par_iter().map(|chunk| hits_in_chunk(chunk, %d / 64)).sum::<u64>() as f64 / %d as f64" % (SAMPLES, SAMPLES),
+    ),
+    "product 1000": ("let (pa, pb) = (random_array((1000, 1000), 4), random_array((1000, 1000), 5));", "pa.dot(&pb)"),
+    "product 2000": ("let (qa, qb) = (random_array((2000, 2000), 4), random_array((2000, 2000), 5));", "qa.dot(&qb)"),
+}
+
+
+@dataclass
+class RustFigure:
+    seconds: float
+    profile: str
+
+
+def rust_figures(kernel: Kernel) -> dict[str, RustFigure]:
+    figures = {}
+    for name, (setup, work) in RUST_WORK.items():
+        if setup:
+            reply, msgs = run(kernel.client, setup, timeout=600)
+            assert reply["content"]["status"] == "ok", describe(reply, msgs)
+        reply, msgs = run(kernel.client, TIMED.format(runs=RUST_RUNS, work=work, warm_up=WARM_UP_S), timeout=600)
+        assert reply["content"]["status"] == "ok", describe(reply, msgs)
+        times = json.loads(result_text(msgs).strip('"'))
+        figures[name] = RustFigure(statistics.median(times), reply["metadata"]["rustpar"].get("profile", "?"))
+    return figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--kernel", default="rustpar", help="the kernelspec to run the Rust side in (default: rustpar)")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+
+    python: dict[str, tuple[str, float | None]] = {}
+    with multiprocessing.Pool(2) as two:
+        python["loops"] = ("CPython, 2 processes", median_seconds(lambda: two.map(cpu_intensive_work, [LOOP_N, LOOP_N]), args.repeats))
+    with multiprocessing.Pool(4) as four:
+        python["fib"] = ("CPython, 4 processes", median_seconds(lambda: four.map(fib, [FIB_N] * 4), args.repeats))
+    pi = numba_pi()
+    python["pi"] = ("numba prange", median_seconds(pi, args.repeats) if pi else None)
+    for n in (1000, 2000):
+        product = numpy_product(n)
+        python[f"product {n}"] = ("NumPy a @ b", median_seconds(product, args.repeats) if product else None)
+
+    rust: dict[str, dict[str, RustFigure]] = {}
+    kernel = Kernel.start({"RUSTPAR_SPARE": "0"}, kernel_name=args.kernel)
+    try:
+        rust["checked"] = rust_figures(kernel)
+        reply, msgs = run(kernel.client, ":release on")
+        if reply["content"]["status"] == "ok":
+            rust["release"] = rust_figures(kernel)
+        else:
+            print(f"(kernel {args.kernel} has no `:release`: its cells are measured with their one profile only)")
+    finally:
+        kernel.stop()
+
+    rows = [
+        ("two CPU-bound loops of 10M, 2 threads", "loops", "≥ 50×"),
+        ("fib(30) four times, 4 threads", "fib", "≥ 50×"),
+        ("Monte Carlo π, 10M samples, rayon", "pi", "≥ 2×"),
+        ("1000×1000 f64 product, ndarray dot", "product 1000", "≥ 1×"),
+        ("2000×2000 f64 product, ndarray dot", "product 2000", "≥ 1×"),
+    ]
+    print(f"Python against Rust, {cores} cores, one run: medians after a warm-up, of {args.repeats} runs (Python) and {RUST_RUNS} (Rust); ratio: Python's time / Rust's")
+    header = f"{'work':40} {'Python':22} {'Python s':>9} {'Rust checked s':>11} {'ratio':>8} {'Rust release s':>15} {'ratio':>8}  goal"
+    print(header)
+    def cells(seconds: float | None, figure: RustFigure | None) -> str:
+        if figure is None:
+            return f"{'-':>11} {'':>8}"
+        ratio = f"{seconds / figure.seconds:7.2f}×" if seconds is not None else f"{'':>8}"
+        return f"{figure.seconds:11.4f} {ratio}"
+
+    for label, key, goal in rows:
+        variant, seconds = python[key]
+        checked, release = rust["checked"][key], rust.get("release", {}).get(key)
+        python_cell = f"{seconds:9.4f}" if seconds is not None else f"{'skipped':>9}"
+        missing = f"  ({variant} needs its package: {INSTALL})" if seconds is None else ""
+        print(f"{label:40} {variant:22} {python_cell} {cells(seconds, checked)}    {cells(seconds, release)}  {goal}{missing}")
+    for profile in rust:
+        figures = rust[profile]
+        efficiency = figures["long loops, one thread"].seconds / figures["long loops, 2 threads"].seconds / 2
+        print(f"2-thread parallel efficiency of the Rust loops (100M each), {profile} profile: {100 * efficiency:.0f} % (goal ≥ 90 %)")
+    print("Build profile of each Rust figure: " + ", ".join(sorted({f"{p} ({figure.profile})" for p, figures in rust.items() for figure in figures.values()})))
+    if "release" in rust:
+        print("How much faster each Rust figure ran with the cells' release profile: " + ", ".join(
+            f"{key} {rust['checked'][key].seconds / rust['release'][key].seconds:.2f}×" for key in RUST_WORK))
+
+
+if __name__ == "__main__":
+    main()
