@@ -35,6 +35,9 @@ Options:
   --with-mpich    install MPICH (mpich, libmpich-dev) beside Open MPI, which
                   stays the default; cells use it under RUSTPAR_MPIRUN=mpirun.mpich
                   (the test suite installs it to check both)
+  --with-browser  install Debian's chromium and Playwright for Python, which
+                  the browser tests (tests/browser/) drive JupyterLab with
+                  (the test suite installs them; they skip without them)
   --skip-system   do not install system packages (only check and warn)
   --skip-warmup   do not run the warm-up
   -h, --help      show this help and exit
@@ -49,12 +52,14 @@ EOF
 SKIP_SYSTEM=0
 SKIP_WARMUP=0
 WITH_MPICH=0
+WITH_BROWSER=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
         --skip-system) SKIP_SYSTEM=1 ;;
         --skip-warmup) SKIP_WARMUP=1 ;;
         --with-mpich) WITH_MPICH=1 ;;
+        --with-browser) WITH_BROWSER=1 ;;
         *) echo "install.sh: unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -123,6 +128,7 @@ if command -v dpkg >/dev/null 2>&1; then
     # libopenblas-dev: the prelude links OpenBLAS for matrix products (ndarray's `blas` feature).
     wanted=(build-essential pkg-config libopenblas-dev openmpi-bin libopenmpi-dev libclang-dev)
     [[ $WITH_MPICH -eq 1 ]] && wanted+=(mpich libmpich-dev)
+    [[ $WITH_BROWSER -eq 1 ]] && wanted+=(chromium)
     missing=()
     for pkg in "${wanted[@]}"; do
         is_installed "$pkg" || missing+=("$pkg")
@@ -231,6 +237,11 @@ else
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQUIREMENTS" \
         || die "pip install failed (is PyPI reachable?)"
     echo "$want_hash" > "$STAMP"
+fi
+if [[ $WITH_BROWSER -eq 1 ]]; then
+    info "pip install -r scripts/requirements-browser.txt"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/scripts/requirements-browser.txt" \
+        || { warn "could not install Playwright: the browser tests will be skipped"; SUMMARY_NOTES+=("Playwright missing"); }
 fi
 # The shared client module (python/rustpar_client.py) for tests, scripts and benchmarks.
 "$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' | {

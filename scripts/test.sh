@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/test.sh: install everything, then run all tests:
-#   1. install.sh --with-mpich (system packages, .venv, kernel build, kernelspec, warm-up)
+#   1. install.sh --with-mpich --with-browser (system packages, .venv, kernel build, kernelspec, warm-up)
 #   2. cargo fmt --check and cargo clippy (-D warnings) (the code's habits)
 #   3. cargo test --release --locked --workspace   (unit, protocol-core and doc tests)
 #   4. pytest tests/                                 (the kernel through Jupyter)
@@ -14,9 +14,10 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
 export CARGO_TARGET_DIR="$TARGET"
 
-echo "==> install.sh --with-mpich"
-# MPICH too, so that the tests run :mpi cells under both MPIs.
-bash "$ROOT/install.sh" --with-mpich
+echo "==> install.sh --with-mpich --with-browser"
+# MPICH too, so that the tests run :mpi cells under both MPIs; chromium and
+# Playwright for the JupyterLab tests (tests/browser/).
+bash "$ROOT/install.sh" --with-mpich --with-browser
 
 echo
 echo "==> cargo fmt --check; cargo clippy -- -D warnings"
