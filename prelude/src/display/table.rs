@@ -431,13 +431,14 @@ tuple_rows! {
     (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7)
 }
 
-/// Shortens long decimal numbers as `f64` prints them (`0.30000000000000004`
-/// → `0.3`) so tables stay readable; other text, such as a number formatted
-/// with a chosen precision (`format!("{pi:.12}")`), is left as it is.
+/// Shortens decimal numbers printed with all of an `f64`'s 16 or 17 digits
+/// (`0.30000000000000004` → `0.3`) so tables stay readable; other text, such
+/// as a number formatted with a chosen precision (`format!("{pi:.12}")`), is
+/// left as it is.
 pub(crate) fn tidy(text: String) -> String {
     let Ok(x) = text.parse::<f64>() else { return text };
     let digits = text.trim_start_matches('-').chars().filter(char::is_ascii_digit).count();
-    if !text.contains('.') || digits <= 7 || !x.is_finite() || x.to_string() != text {
+    if !text.contains('.') || digits < 16 || !x.is_finite() {
         return text;
     }
     format_number(x)
@@ -538,6 +539,8 @@ mod tests {
         assert_eq!(tidy("123456789".into()), "123456789");
         assert_eq!(tidy("hello".into()), "hello");
         assert_eq!(tidy(format!("{:.12}", std::f64::consts::PI)), "3.141592653590");
+        assert_eq!(tidy(format!("{:.11}", std::f64::consts::PI)), "3.14159265359");
+        assert_eq!(tidy((25.0f64 / 12.0).to_string()), "2.08333");
         assert_eq!(format_number(1234.56789), "1234.57");
         assert_eq!(format_number(0.000012345678), "1.2346e-5");
     }
