@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from helpers import (
@@ -71,6 +73,21 @@ def test_compile_error(kc):
     # The same error reaches iopub.
     error = only(msgs, "error")[0]["content"]
     assert error["evalue"] == content["evalue"]
+
+
+def test_time_passes_on_a_stable_compiler_is_refused_and_the_session_goes_on(kc):
+    # On a stable rustc, evcxr's `:time_passes` would make every later cell fail to build.
+    version = subprocess.run(["rustc", "-V"], capture_output=True, text=True).stdout
+    if "nightly" in version:
+        pytest.skip("a nightly rustc accepts :time_passes")
+    name = unique("kept")
+    assert_ok(*run(kc, f"let {name} = 41;"))
+    reply, msgs = run(kc, ":time_passes")
+    content = assert_error(reply, msgs, "EvaluatorError")
+    assert "nightly" in content["evalue"] and ":timing" in content["evalue"], content["evalue"]
+    reply, msgs = run(kc, f"{name} + 1")
+    assert_ok(reply, msgs)
+    assert result_text(msgs) == "42"
 
 
 def test_panic_keeps_earlier_variables(kc):

@@ -170,6 +170,15 @@ pub(crate) fn interrupted_keeping_variables() -> CellError {
     CellError::Interrupted("The cell was interrupted. Every variable defined before it is kept.".into())
 }
 
+/// evcxr's `:time_passes` asks rustc for `-Z time-passes`, which only a
+/// nightly rustc accepts: on another, every later cell would fail to build.
+pub(crate) fn time_passes_needs_nightly(rustc_version: &str) -> CellError {
+    CellError::Evaluator(format!(
+        "`:time_passes` needs a nightly Rust compiler, and this session's is {rustc_version}; nothing was changed. \
+         Use `:timing` to see each cell's compile and run times."
+    ))
+}
+
 /// An interrupt that came while the cell still waited to start.
 pub(crate) fn interrupted_before_start() -> CellError {
     CellError::Interrupted("The cell was interrupted before it started; nothing of it ran.".into())

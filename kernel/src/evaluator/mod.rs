@@ -158,6 +158,9 @@ impl EvcxrEvaluator {
                 Err(error) => Execution { outcome: Err(error), timings: Timings::default() },
             };
         }
+        if code.lines().any(|line| line.trim() == ":time_passes") && !self.rustc_version.contains("nightly") {
+            return Execution { outcome: Err(explain::time_passes_needs_nightly(&self.rustc_version)), timings: Timings::default() };
+        }
         self.ask(|done| Job::Execute { code: code.to_owned(), sink, done }).unwrap_or_else(|| Execution {
             outcome: Err(CellError::EvaluatorCrashed("The evaluator thread has stopped; restart the kernel.".into())),
             timings: Timings::default(),
