@@ -77,7 +77,7 @@ pub fn attach() {
             if !on_cell_thread && !interrupted {
                 default_hook(info);
             }
-            let panic = Panic { message, location: info.location().map(SourceLocation::from), thread, interrupted };
+            let panic = Panic { message, location: info.location().map(SourceLocation::from), thread, interrupted, off_cell_thread: !on_cell_thread };
             send(&Message::Panic(panic));
         }));
         std::thread::Builder::new()

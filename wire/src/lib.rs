@@ -63,6 +63,9 @@ pub struct Panic {
     /// True when the panic was the prelude's cooperative interrupt.
     #[serde(default)]
     pub interrupted: bool,
+    /// True when it happened on a thread other than the one running the cell.
+    #[serde(default)]
+    pub off_cell_thread: bool,
 }
 
 /// Where in the source a panic happened, as rustc recorded it: the file is
@@ -176,6 +179,7 @@ mod tests {
                 location: Some(SourceLocation { file: "src/lib.rs".into(), line: 7 }),
                 thread: Some("main".into()),
                 interrupted: false,
+                off_cell_thread: true,
             }),
             Message::CellFailed(Failure::ReturnedError),
             Message::Deadlock("thread 1 holds `a`".into()),

@@ -19,6 +19,10 @@ pub(crate) struct CellReport {
     /// The panic of a task that had no one to report it to (`rayon::spawn`),
     /// kept apart: the cell's own code may panic later because of it.
     pub task_panic: Option<Panic>,
+    /// The last panic off the cell's thread: the one a pool's panic handler
+    /// reports, even when the cell's own thread panicked since (a task that
+    /// panics drops its channel's sender while it unwinds, before the handler runs).
+    last_off_cell_panic: Option<Panic>,
     /// The last lines the cell printed to stderr (an error's message).
     pub stderr_tail: String,
     /// When the compiled cell started to run.
@@ -112,12 +116,19 @@ impl OutputRouter {
                 Output::Display { data: display.data, metadata: display.metadata, display_id: display.display_id, update: display.update }
             }
             Message::ClearOutput { wait } => Output::ClearOutput { wait },
-            Message::Panic(panic) => return self.report.lock().unwrap().panic = Some(panic),
+            Message::Panic(panic) => {
+                let mut report = self.report.lock().unwrap();
+                if panic.off_cell_thread {
+                    report.last_off_cell_panic = Some(panic.clone());
+                }
+                report.panic = Some(panic);
+                return;
+            }
             Message::CellFailed(Failure::TaskPanicked) => {
-                // The panic hook reported the task's panic just before, from its thread.
+                // The panic hook reported the task's panic before, from its thread.
                 let mut report = self.report.lock().unwrap();
                 if report.task_panic.is_none() {
-                    report.task_panic = report.panic.clone();
+                    report.task_panic = report.last_off_cell_panic.clone().or_else(|| report.panic.clone());
                 }
                 return;
             }

@@ -37,7 +37,13 @@ pub fn start() -> Universe {
     std::panic::set_hook(Box::new(|info| {
         let message = panic_message(info).unwrap_or_else(|| "the rank panicked".into());
         let thread = std::thread::current().name().map(str::to_owned);
-        send(&Message::Panic(Panic { message, location: info.location().map(SourceLocation::from), thread, interrupted: false }));
+        send(&Message::Panic(Panic {
+            message,
+            location: info.location().map(SourceLocation::from),
+            thread,
+            interrupted: false,
+            off_cell_thread: false,
+        }));
         end_output(false);
         SimpleCommunicator::world().abort(FAILED);
     }));
