@@ -155,3 +155,22 @@ def test_stdin_refused_fails_fast(kc):
     # And the kernel carries on.
     reply, msgs = run(kc, "1+1")
     assert result_text(msgs) == "2"
+
+
+def test_cells_without_a_let_of_their_own_keep_the_sessions_variables(kc):
+    # Such cells skip rust-analyzer (third_party/README.md): what they use,
+    # move or define must still be tracked as before.
+    assert_ok(*run(kc, "let kept = vec![1, 2, 3];"))
+    assert_ok(*run(kc, "fn doubled(v: &[i32]) -> Vec<i32> { v.iter().map(|x| x * 2).collect() }"))
+    reply, msgs = run(kc, "{ let inner = doubled(&kept); println!(\"{inner:?}\"); }")
+    assert_ok(reply, msgs)
+    assert "[2, 4, 6]" in stream_text(msgs, "stdout")
+    reply, msgs = run(kc, "let more = doubled(&kept);\nmore.len() + kept.len()")
+    assert_ok(reply, msgs)
+    assert result_text(msgs) == "6"
+    assert_ok(*run(kc, "drop(kept);"))
+    reply, msgs = run(kc, "kept.len()")
+    assert reply["content"]["status"] == "error", "a variable the last cell moved is gone"
+    reply, msgs = run(kc, "more.iter().sum::<i32>()")
+    assert_ok(reply, msgs)
+    assert result_text(msgs) == "12"
