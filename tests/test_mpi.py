@@ -192,7 +192,9 @@ def test_a_first_mpi_cell_waits_for_the_session_to_start_and_can_be_interrupted(
     km, kc = start_kernel(warm=False)
     try:
         msg_id = kc.execute(':mpi -n 2\nprintln!("job ran");', allow_stdin=False)
-        time.sleep(1)
+        # The session's start builds two cells (evcxr's own and the prelude's
+        # line), a second here: interrupt well within it.
+        time.sleep(0.2)
         sent = time.time()
         request(kc, "interrupt_request", channel="control")
         reply = get_reply(kc, msg_id, timeout=30)

@@ -386,7 +386,7 @@ impl Session {
 
     /// rust-analyzer studies the standard library and the prelude's crates
     /// the first time a cell needs a variable's type or a completion: about
-    /// 3 s. Completions over typical code do that work ahead, step by step
+    /// 5 s (cells without a top-level `let` never ask: third_party/README.md). Completions over typical code do that work ahead, step by step
     /// while no cell waits; a cell that comes goes first (after the step
     /// under way) and pays only for what it needs (`1+1` needs none of it).
     fn warm_up(&mut self, queue: &Receiver<Job>) {
