@@ -103,34 +103,3 @@ def test_a_kernel_whose_client_was_killed_shuts_down_and_cleans_up():
         time.sleep(0.2)
     assert not os.path.exists(f"/proc/{kernel_pid}"), "the kernel outlived its client"
     assert not any(os.path.exists(folder) for folder in session), "the session folder was left behind"
-
-
-def test_a_warm_up_cut_short_by_the_first_cell_goes_on_once_the_kernel_is_idle():
-    """The warm-up (rust-analyzer's loading, ahead of the first cell that
-    keeps a variable) yields to a cell sent at once, then resumes after an
-    idle second instead of leaving that cost to a later cell."""
-    from jupyter_client.manager import KernelManager
-
-    with tempfile.TemporaryFile(mode="w+") as log:
-        km = KernelManager(kernel_name="rustpar")
-        km.start_kernel(stderr=log, env={**os.environ, "RUSTPAR_LOG": "rustpar_kernel=info", "RUSTPAR_SPARE": "0"})
-        kc = km.client()
-        kc.start_channels()
-
-        def logged() -> str:
-            log.seek(0)
-            return log.read()
-
-        try:
-            kc.wait_for_ready(timeout=120)
-            reply, _ = run(kc, "1+1", timeout=300)
-            assert reply["content"]["status"] == "ok"
-            deadline = time.monotonic() + 180
-            while "types warmed up" not in logged() and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert "warm-up paused" in logged(), logged()[-3000:]
-            assert "types warmed up" in logged(), logged()[-3000:]
-            reply, msgs = run(kc, "let answer = 6 * 7;\nanswer", timeout=300)
-            assert reply["content"]["status"] == "ok"
-        finally:
-            stop_kernel(km, kc)

@@ -27,7 +27,7 @@ use crate::cell_error::CellError;
 use crate::config::Config;
 use crate::interpreter::{BuildProfile, CellObserver, Completions, Execution, Interpreter, Timings};
 use crate::outputs::{Discard, Output, OutputSink, Stream, with_plain_fallback};
-use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext};
 use extra_crates::ExtraCrates;
 use output_router::OutputRouter;
@@ -41,11 +41,6 @@ use std::time::{Duration, Instant};
 
 /// How long a cell has to stop by itself after an interrupt before its process is killed.
 pub const INTERRUPT_GRACE: Duration = Duration::from_millis(600);
-
-/// How long the evaluator waits for a request before it goes on with a
-/// warm-up that cells cut short: while the student reads, not between the
-/// cells of a notebook run top to bottom.
-const WARM_UP_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// How long a shutdown waits for the session to end cleanly (its folder
 /// removed) before the kernel exits anyway; a folder left behind is swept by
@@ -268,8 +263,6 @@ struct Session {
     extra: ExtraCrates,
     /// The saved build's lock file: its versions are what the saved build holds.
     saved_lock: Option<Vec<u8>>,
-    /// How many of the `WARM_UP_STEPS` have run.
-    warm_up_steps_done: usize,
 }
 
 /// The prelude, and where its saved build is (or will be) kept.
@@ -310,19 +303,7 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: T
     session.warm_up(&queue);
     // A spare is offered as ready from here: its first cell finds the work done.
     cell.started.store(true, Ordering::SeqCst);
-    loop {
-        let job = if session.is_warmed_up() {
-            queue.recv()
-        } else {
-            match queue.recv_timeout(WARM_UP_AFTER_IDLE) {
-                Err(RecvTimeoutError::Timeout) => {
-                    session.warm_up(&queue);
-                    continue;
-                }
-                received => received.map_err(|_| RecvError),
-            }
-        };
-        let Ok(job) = job else { break };
+    for job in queue {
         match job {
             Job::Execute { code, sink, done } => drop(done.send(session.execute(&code, sink, cell))),
             Job::Complete { code, cursor, done } => drop(done.send(session.complete(&code, cursor))),
@@ -354,16 +335,8 @@ impl Session {
         *cell.child.lock().unwrap() = Some(context.process_handle());
         let outputs = OutputRouter::start(streams.stdout, streams.stderr);
         let extra = prelude.as_deref().map(ExtraCrates::of_prelude).unwrap_or_default();
-        let mut session = Session {
-            context,
-            outputs,
-            attach: None,
-            warning: None,
-            build_dir: dir.path().to_owned(),
-            extra,
-            saved_lock: locked_versions.clone(),
-            warm_up_steps_done: 0,
-        };
+        let mut session =
+            Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned(), extra, saved_lock: locked_versions.clone() };
         // evcxr picks mold when it is installed and runs every cell's cargo
         // under `mold -run`, whose preloaded library slows each process it
         // starts: about 40 ms more per cell, and mold links a cell no faster
@@ -411,30 +384,21 @@ impl Session {
         Ok(session)
     }
 
-    fn is_warmed_up(&self) -> bool {
-        self.warm_up_steps_done == WARM_UP_STEPS.len()
-    }
-
     /// rust-analyzer studies the standard library and the prelude's crates
     /// the first time a cell needs a variable's type or a completion: about
-    /// 5 s (cells without a top-level `let` never ask: third_party/README.md).
-    /// Completions over typical code do that work ahead, step by step while
-    /// no cell waits; a cell that comes goes first (after the step under way)
-    /// and pays only for what it needs (`1+1` needs none of it). The steps
-    /// left go on after the next idle second.
+    /// 5 s (cells without a top-level `let` never ask: third_party/README.md). Completions over typical code do that work ahead, step by step
+    /// while no cell waits; a cell that comes goes first (after the step
+    /// under way) and pays only for what it needs (`1+1` needs none of it).
     fn warm_up(&mut self, queue: &Receiver<Job>) {
         let clock = Instant::now();
-        while let Some(step) = WARM_UP_STEPS.get(self.warm_up_steps_done) {
+        for (done, step) in WARM_UP_STEPS.iter().enumerate() {
             if !queue.is_empty() {
-                tracing::info!("warm-up paused after {} steps, {:?}: a request waits", self.warm_up_steps_done, clock.elapsed());
+                tracing::info!("warm-up left after {done} steps, {:?}: a request waits", clock.elapsed());
                 return;
             }
             let _ = self.context.completions(step, step.len());
-            self.warm_up_steps_done += 1;
-            if self.is_warmed_up() {
-                tracing::info!("types warmed up ({:?} for the last steps)", clock.elapsed());
-            }
         }
+        tracing::info!("types warmed up in {:?}", clock.elapsed());
     }
 
     fn execute(&mut self, code: &str, sink: Arc<dyn OutputSink>, cell: &RunningCell) -> Execution {
