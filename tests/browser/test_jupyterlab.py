@@ -127,6 +127,9 @@ def open_notebook(page, lab: Lab, name: str) -> None:
     page.wait_for_selector(".jp-LauncherCard-label >> text=Rust (parallel)", timeout=60_000)
     page.goto(lab.url(f"/lab/tree/{name}"))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    # The status bar names the kernel once the notebook is connected to it;
+    # before, "Run All" marks the cells without sending them.
+    page.wait_for_selector("text=Rust (parallel) | Idle", state="attached", timeout=CELL_WAIT_MS)
     wait_idle(page)
 
 
