@@ -161,3 +161,28 @@ def test_without_std_sources_rustc_names_the_types():
         assert "cell:2:" in strip_ansi("\n".join(error["traceback"])), error
     finally:
         stop_kernel(km, kc)
+
+
+def test_a_cold_sessions_first_cells_keep_their_variables_while_rust_analyzer_warms_up():
+    """Cells that come before rust-analyzer has warmed up have their types
+    named by rustc, all in one check; the variables persist as usual, `mut`
+    and shadowing included, and a completion meanwhile is answered."""
+    km, kc = start_kernel(warm=False)
+    try:
+        cell = "let v = vec![1.0, 2.0];\nlet grid = random_array((2, 2), 1);\nlet mut count = 0usize;\nlet s = 1;\nlet s = s as f64 * 1.5;"
+        assert_ok(*run(kc, cell, timeout=FIRST_CELL_TIMEOUT))
+        reply, msgs = run(kc, "count += v.len();\n(count, grid.dim(), s)")
+        assert_ok(reply, msgs)
+        assert result_text(msgs) == "(2, (2, 2), 1.5)", describe(reply, msgs)
+        code = "let more = random_arr"
+        content = get_reply(kc, kc.complete(code, len(code)), timeout=60)["content"]
+        completed = [code[: content["cursor_start"]] + m for m in content["matches"]]
+        assert any(line.startswith("let more = random_array(") for line in completed), content
+        # A closure has no type rustc can write: rust-analyzer says so.
+        reply, msgs = run(kc, "let add = |x: i32| x + 1;")
+        error = assert_error(reply, msgs, "EvaluatorError")
+        assert "closure" in error["evalue"], error
+        reply, msgs = run(kc, "count")
+        assert result_text(msgs) == "2", describe(reply, msgs)
+    finally:
+        stop_kernel(km, kc)

@@ -20,6 +20,7 @@ mod output_router;
 mod session_dir;
 pub mod std_sources;
 mod type_hints;
+mod warm_up;
 
 pub use session_dir::{SessionDir, template_dir};
 
@@ -31,16 +32,21 @@ use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext};
 use extra_crates::ExtraCrates;
 use output_router::OutputRouter;
-use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure, WARM_UP_STEPS};
+use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use warm_up::WarmUp;
 
 /// How long a cell has to stop by itself after an interrupt before its process is killed.
 pub const INTERRUPT_GRACE: Duration = Duration::from_millis(600);
+
+/// How long the evaluator waits without a request before it hands rust-analyzer
+/// its next warm-up step.
+const IDLE_BEFORE_WARM_UP: Duration = Duration::from_millis(500);
 
 /// How long a shutdown waits for the session to end cleanly (its folder
 /// removed) before the kernel exits anyway; a folder left behind is swept by
@@ -263,6 +269,7 @@ struct Session {
     extra: ExtraCrates,
     /// The saved build's lock file: its versions are what the saved build holds.
     saved_lock: Option<Vec<u8>>,
+    warm_up: WarmUp,
 }
 
 /// The prelude, and where its saved build is (or will be) kept.
@@ -300,22 +307,35 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: T
             return None;
         }
     };
-    session.warm_up(&queue);
-    // A spare is offered as ready from here: its first cell finds the work done.
-    cell.started.store(true, Ordering::SeqCst);
-    for job in queue {
-        match job {
-            Job::Execute { code, sink, done } => drop(done.send(session.execute(&code, sink, cell))),
-            Job::Complete { code, cursor, done } => drop(done.send(session.complete(&code, cursor))),
-            Job::Inspect { code, cursor, done } => drop(done.send(session.inspect(&code, cursor))),
-            Job::Started { done } => drop(done.send(())),
-            Job::Shutdown { done } => {
-                session.end();
-                return Some(done);
-            }
+    let warm_up_answers = session.warm_up.answers();
+    loop {
+        if session.warm_up.is_finished() {
+            // A spare is offered as ready from here: its first cell finds the work done.
+            cell.started.store(true, Ordering::SeqCst);
+        }
+        // Preparing a step takes the evaluator thread for a moment (the first
+        // one reads the session's crate graph, ~0.7 s): only once no cell has
+        // come for a while, so that cells sent back to back never wait for it.
+        let idle = match session.warm_up.next_step() {
+            Some(_) => crossbeam_channel::after(IDLE_BEFORE_WARM_UP),
+            None => crossbeam_channel::never(),
+        };
+        crossbeam_channel::select! {
+            recv(idle) -> _ => session.hand_warm_up_step(),
+            recv(warm_up_answers) -> finished => session.warm_up.step_ended(finished.unwrap_or(false)),
+            recv(queue) -> job => match job {
+                Ok(Job::Execute { code, sink, done }) => drop(done.send(session.execute(&code, sink, cell))),
+                Ok(Job::Complete { code, cursor, done }) => drop(done.send(session.complete(&code, cursor))),
+                Ok(Job::Inspect { code, cursor, done }) => drop(done.send(session.inspect(&code, cursor))),
+                Ok(Job::Started { done }) => drop(done.send(())),
+                Ok(Job::Shutdown { done }) => {
+                    session.end();
+                    return Some(done);
+                }
+                Err(_) => return None,
+            },
         }
     }
-    None
 }
 
 impl Session {
@@ -335,8 +355,16 @@ impl Session {
         *cell.child.lock().unwrap() = Some(context.process_handle());
         let outputs = OutputRouter::start(streams.stdout, streams.stderr);
         let extra = prelude.as_deref().map(ExtraCrates::of_prelude).unwrap_or_default();
-        let mut session =
-            Session { context, outputs, attach: None, warning: None, build_dir: dir.path().to_owned(), extra, saved_lock: locked_versions.clone() };
+        let mut session = Session {
+            context,
+            outputs,
+            attach: None,
+            warning: None,
+            build_dir: dir.path().to_owned(),
+            extra,
+            saved_lock: locked_versions.clone(),
+            warm_up: WarmUp::start(),
+        };
         // evcxr picks mold when it is installed and runs every cell's cargo
         // under `mold -run`, whose preloaded library slows each process it
         // starts: about 40 ms more per cell, and mold links a cell no faster
@@ -368,6 +396,10 @@ impl Session {
         session.attach = Some(ATTACH_CODE.to_owned());
         tracing::info!("prelude loaded after {:?}", clock.elapsed());
         if let Some(template) = template_to_save {
+            // Checked builds too, for rustc to name types (`type_hints`): of
+            // the dependencies as a session has them, before the extra crates
+            // change their features.
+            let _ = session.context.check(&type_hints::probe("let checked = 0;", &["checked".to_owned()]));
             // The extra crates are built into the template too, but not into
             // every session's dependencies (see `extra_crates`).
             let deps: Vec<String> = session.extra.all_deps().collect();
@@ -376,29 +408,26 @@ impl Session {
                     tracing::warn!("could not precompile `{dep}` into the template: {error}");
                 }
             }
-            // Checked builds too, which name types where rust-analyzer cannot.
-            let _ = session.context.check(&type_hints::probe("let checked = 0;", "checked"));
             dir.save_as_template(&template);
         }
         tracing::info!("session started after {:?}", clock.elapsed());
         Ok(session)
     }
 
-    /// rust-analyzer studies the standard library and the prelude's crates
-    /// the first time a cell needs a variable's type or a completion: about
-    /// 5 s (cells without a top-level `let` never ask: third_party/README.md). Completions over typical code do that work ahead, step by step
-    /// while no cell waits; a cell that comes goes first (after the step
-    /// under way) and pays only for what it needs (`1+1` needs none of it).
-    fn warm_up(&mut self, queue: &Receiver<Job>) {
+    /// Hands rust-analyzer's next warm-up step to its thread, when none is under way.
+    fn hand_warm_up_step(&mut self) {
+        let Some(step) = self.warm_up.next_step() else { return };
         let clock = Instant::now();
-        for (done, step) in WARM_UP_STEPS.iter().enumerate() {
-            if !queue.is_empty() {
-                tracing::info!("warm-up left after {done} steps, {:?}: a request waits", clock.elapsed());
-                return;
+        match self.context.completions_job(step, step.len()) {
+            Ok(job) => {
+                tracing::info!("warm-up step prepared in {:?}", clock.elapsed());
+                self.warm_up.hand(job)
             }
-            let _ = self.context.completions(step, step.len());
+            Err(error) => {
+                tracing::warn!("rust-analyzer could not take a warm-up step: {error}");
+                self.warm_up.skip_step();
+            }
         }
-        tracing::info!("types warmed up in {:?}", clock.elapsed());
     }
 
     fn execute(&mut self, code: &str, sink: Arc<dyn OutputSink>, cell: &RunningCell) -> Execution {
@@ -507,34 +536,87 @@ impl Session {
         }
     }
 
-    /// Runs the cell; when rust-analyzer cannot name a variable's type, rustc
-    /// names it and the cell runs again with the type written in (see
-    /// [`type_hints`]). Returns the code that ran.
+    /// Runs the cell, with the types of its variables written in where
+    /// rust-analyzer would be slow or cannot name them (see [`type_hints`]).
+    /// Returns the code that ran.
     fn execute_naming_types(&mut self, code: &str, callbacks: &mut EvalCallbacks) -> (String, Result<evcxr::EvalOutputs, evcxr::Error>) {
+        let untyped = type_hints::untyped_variables(code);
+        // Until rust-analyzer has warmed up, one check by rustc names the types sooner.
+        if !self.warm_up.is_finished()
+            && let Some(variables) = untyped.as_ref().filter(|variables| !variables.is_empty())
+        {
+            match self.types_named_by_rustc(code, variables) {
+                Err(own_errors) => return (code.to_owned(), Err(evcxr::Error::CompilationErrors(own_errors))),
+                Ok(types) if types.len() == variables.len() => {
+                    if let Some(ran) = self.execute_with_types(code, types, callbacks) {
+                        return ran;
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+        if untyped.is_none_or(|variables| !variables.is_empty()) {
+            self.warm_up.hurry();
+        }
         let mut code = code.to_owned();
         let mut result = self.context.execute_with_callbacks(&code, callbacks);
+        // rust-analyzer names no type without the standard library's sources.
         loop {
             let Err(evcxr::Error::Message(message)) = &result else { return (code, result) };
             let Some(variable) = type_hints::unnamed_variable(message) else { return (code, result) };
-            let Ok(errors) = self.context.check(&type_hints::probe(&code, variable)) else { return (code, result) };
-            let probed = type_hints::read_probe(errors, &self.build_dir);
-            if !probed.own_errors.is_empty() {
-                return (code, Err(evcxr::Error::CompilationErrors(probed.own_errors)));
-            }
-            let Some(mut type_name) = probed.type_name else { return (code, result) };
-            // Each round writes a type into a `let` that had none, so the rounds end.
-            let next = loop {
-                let Some(annotated) = type_hints::annotate(&code, variable, &type_name) else { return (code, result) };
-                match self.context.execute_with_callbacks(&annotated, callbacks) {
-                    // rustc shortens paths (`HashMap`), which then may not resolve in the cell.
-                    Err(evcxr::Error::CompilationErrors(errors)) => match type_hints::qualify(&type_name, &errors) {
-                        Some(qualified) if qualified != type_name => type_name = qualified,
-                        _ => return (code, Err(evcxr::Error::Message(type_hints::with_rustcs_name(message, &type_name)))),
-                    },
-                    next => break (annotated, next),
-                }
+            let types = match self.types_named_by_rustc(&code, &[variable.to_owned()]) {
+                Err(own_errors) => return (code, Err(evcxr::Error::CompilationErrors(own_errors))),
+                Ok(types) => types,
             };
-            (code, result) = next;
+            let Some(type_name) = types.first().map(|(_, type_name)| type_name.clone()) else { return (code, result) };
+            let message = message.clone();
+            (code, result) = match self.execute_with_types(&code, types, callbacks) {
+                Some(ran) => ran,
+                None => return (code, Err(evcxr::Error::Message(type_hints::with_rustcs_name(&message, &type_name)))),
+            };
+        }
+    }
+
+    /// rustc's names for the types of `variables` that a cell can write, from
+    /// one check of the cell; or the cell's own compilation errors.
+    fn types_named_by_rustc(&mut self, code: &str, variables: &[String]) -> Result<Vec<(String, String)>, Vec<evcxr::CompilationError>> {
+        let clock = Instant::now();
+        let Ok(errors) = self.context.check(&type_hints::probe(code, variables)) else { return Ok(Vec::new()) };
+        let probed = type_hints::read_probe(errors, variables, &self.build_dir);
+        tracing::info!("rustc named {} of {} types in {:?}", probed.types.len(), variables.len(), clock.elapsed());
+        if probed.own_errors.is_empty() { Ok(probed.types) } else { Err(probed.own_errors) }
+    }
+
+    /// Runs the cell with `types` written into its `let`s; `None` when they
+    /// cannot be written so that the cell compiles.
+    fn execute_with_types(
+        &mut self,
+        code: &str,
+        mut types: Vec<(String, String)>,
+        callbacks: &mut EvalCallbacks,
+    ) -> Option<(String, Result<evcxr::EvalOutputs, evcxr::Error>)> {
+        // Each round qualifies at least one name, so the rounds end.
+        loop {
+            let annotated =
+                types.iter().try_fold(code.to_owned(), |annotated, (variable, type_name)| type_hints::annotate(&annotated, variable, type_name))?;
+            match self.context.execute_with_callbacks(&annotated, callbacks) {
+                // rustc shortens paths (`HashMap`), which then may not resolve in the cell.
+                Err(evcxr::Error::CompilationErrors(errors)) => {
+                    let mut qualified_any = false;
+                    for (_, type_name) in &mut types {
+                        if let Some(qualified) = type_hints::qualify(type_name, &errors)
+                            && qualified != *type_name
+                        {
+                            *type_name = qualified;
+                            qualified_any = true;
+                        }
+                    }
+                    if !qualified_any {
+                        return None;
+                    }
+                }
+                ran => return Some((annotated, ran)),
+            }
         }
     }
 

@@ -212,13 +212,17 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
     templates.into_iter().map(|(_, path)| path).collect()
 }
 
+/// What a template holds, counted: templates of an older count are built again.
+/// 2: checked builds of the dependencies as a session has them.
+const TEMPLATE_CONTENTS: u32 = 2;
+
 /// The template's folder under `cache` (the cache folder, see
 /// [`Config::cache_dir`](crate::config::Config)): a key of the kernel
-/// version, the rustc version, the dependencies' build profile and the
-/// prelude's sources.
+/// version, what templates hold, the rustc version, the dependencies' build
+/// profile and the prelude's sources.
 pub fn template_dir(cache: &Path, prelude: &Path, rustc_version: &str) -> PathBuf {
     let mut hasher = DefaultHasher::new();
-    (env!("CARGO_PKG_VERSION"), rustc_version, prelude, DEPENDENCY_PROFILE).hash(&mut hasher);
+    (env!("CARGO_PKG_VERSION"), TEMPLATE_CONTENTS, rustc_version, prelude, DEPENDENCY_PROFILE).hash(&mut hasher);
     let extra = ExtraCrates::of_prelude(prelude);
     for source in [prelude, &prelude.join("../wire")].into_iter().chain(extra.local_folders()) {
         newest_change(source).hash(&mut hasher);

@@ -1,14 +1,14 @@
-//! Types for the variables that rust-analyzer cannot name.
+//! Types for a cell's variables, named by rustc.
 //!
 //! evcxr keeps a cell's variables for the next cells under their types, which
-//! it asks rust-analyzer for. rust-analyzer knows the standard library only
-//! from its sources (the rust-src component); without them it cannot name
+//! it asks rust-analyzer for. rust-analyzer answers only once it has loaded the
+//! session's crates (5 to 8 s, see `warm_up`), and it knows the standard library
+//! only from its sources (the rust-src component); without them it cannot name
 //! even `Vec<i32>`, and evcxr would ask the student for an explicit type.
 //! rustc always knows: a check of the cell with `let () = v;` appended fails
-//! with "expected `Vec<{integer}>`, found `()`", and the cell runs again with
-//! that type written into its `let`, as the student would have written it.
-//! Literals that nothing else constrains get Rust's own defaults, `i32` and
-//! `f64`.
+//! with "expected `Vec<{integer}>`, found `()`", and the cell runs with that
+//! type written into its `let`, as the student would have written it. Literals
+//! that nothing else constrains get Rust's own defaults, `i32` and `f64`.
 
 use ra_ap_syntax::ast::HasName;
 use ra_ap_syntax::{AstNode, Edition, SourceFile, ast};
@@ -19,28 +19,34 @@ pub(crate) fn unnamed_variable(message: &str) -> Option<&str> {
     message.strip_prefix("Couldn't automatically determine type of variable `")?.split('`').next()
 }
 
-/// The cell with a statement appended that cannot compile and whose error names the variable's type.
-pub(crate) fn probe(code: &str, variable: &str) -> String {
+/// The cell with a statement for each variable appended, which cannot
+/// compile and whose error names the variable's type.
+pub(crate) fn probe(code: &str, variables: &[String]) -> String {
     // The `;` ends a final expression; after a statement it is an empty one.
-    format!("{code}\n;let () = {variable};")
+    let mut probed = format!("{code}\n;");
+    for variable in variables {
+        probed.push_str(&format!("\nlet () = {variable};"));
+    }
+    probed
 }
 
-/// What the probe's check found: the type its error names, when a cell can
-/// write it, and the errors that are the cell's own (their lines are the
-/// cell's, since the probe only appends).
+/// What the probe's check found: the types its errors name, for the
+/// variables whose types a cell can write, and the errors that are the
+/// cell's own (their lines are the cell's, since the probe only appends).
 pub(crate) struct Probed {
-    pub type_name: Option<String>,
+    pub types: Vec<(String, String)>,
     pub own_errors: Vec<evcxr::CompilationError>,
 }
 
 /// `build_dir` is where rustc ran: it writes long type names to files there.
-pub(crate) fn read_probe(errors: Vec<evcxr::CompilationError>, build_dir: &Path) -> Probed {
-    let mut probed = Probed { type_name: None, own_errors: Vec::new() };
+pub(crate) fn read_probe(errors: Vec<evcxr::CompilationError>, variables: &[String], build_dir: &Path) -> Probed {
+    let mut probed = Probed { types: Vec::new(), own_errors: Vec::new() };
     for error in errors {
-        match named_by_probe(&error, build_dir) {
-            Some(named) => probed.type_name = writable(&named),
-            None if error.level() == "error" => probed.own_errors.push(error),
-            None => {}
+        let probe = variables.iter().find(|variable| error.rendered().contains(&format!("let () = {variable};")));
+        match (probe, named_by_probe(&error, build_dir)) {
+            (Some(variable), Some(named)) => probed.types.extend(writable(&named).map(|type_name| (variable.clone(), type_name))),
+            _ if error.level() == "error" => probed.own_errors.push(error),
+            _ => {}
         }
     }
     probed
@@ -49,7 +55,7 @@ pub(crate) fn read_probe(errors: Vec<evcxr::CompilationError>, build_dir: &Path)
 /// The type named by the probe's error, as rustc writes it.
 fn named_by_probe(error: &evcxr::CompilationError, build_dir: &Path) -> Option<String> {
     let rendered = error.rendered();
-    if error.code() != Some("E0308") || !rendered.contains("`, found `()`") {
+    if error.code() != Some("E0308") || !rendered.contains("found `()`") {
         return None;
     }
     // The error names the type several times (label, note), and rustc elides
@@ -117,24 +123,41 @@ pub(crate) fn with_rustcs_name(message: &str, type_name: &str) -> String {
     format!("{message}\nrustc calls it `{type_name}`; write the type with its path, or `use` it first.")
 }
 
+/// The variables whose last top-level `let` in the cell writes no type, or
+/// `None` when a `let` binds a pattern (which only rust-analyzer can type).
+pub(crate) fn untyped_variables(code: &str) -> Option<Vec<String>> {
+    let mut last_bindings: Vec<(String, bool)> = Vec::new();
+    for binding in top_level_bindings(code) {
+        let Some(ast::Pat::IdentPat(pattern)) = binding.pat() else { return None };
+        let name = pattern.name()?.text().to_string();
+        last_bindings.retain(|(bound, _)| *bound != name);
+        last_bindings.push((name, binding.ty().is_none()));
+    }
+    Some(last_bindings.into_iter().filter_map(|(name, untyped)| untyped.then_some(name)).collect())
+}
+
 /// The cell with `type_name` written into the last `let` that binds
 /// `variable` without a type.
 pub(crate) fn annotate(code: &str, variable: &str, type_name: &str) -> Option<String> {
-    // evcxr reads a cell as the statements of a function body; so does this.
-    const OPENING: &str = "fn cell() {\n";
-    let wrapped = format!("{OPENING}{code}\n}}");
-    let file = SourceFile::parse(&wrapped, Edition::CURRENT).tree();
-    let body = file.syntax().descendants().find_map(ast::Fn::cast)?.body()?.stmt_list()?;
-    let binding = body
-        .statements()
-        .filter_map(|statement| match statement {
-            ast::Stmt::LetStmt(binding) if binding.ty().is_none() => Some(binding),
-            _ => None,
-        })
+    let binding = top_level_bindings(code)
+        .filter(|binding| binding.ty().is_none())
         .filter(|binding| matches!(binding.pat(), Some(ast::Pat::IdentPat(pattern)) if pattern.name().is_some_and(|name| name.text() == variable)))
         .last()?;
-    let end_of_name = usize::from(binding.pat()?.syntax().text_range().end()).checked_sub(OPENING.len())?;
+    let end_of_name = usize::from(binding.pat()?.syntax().text_range().end()).checked_sub(CELL_OPENING.len())?;
     Some(format!("{}: {type_name}{}", &code[..end_of_name], &code[end_of_name..]))
+}
+
+/// evcxr reads a cell as the statements of a function body; so does this.
+const CELL_OPENING: &str = "fn cell() {\n";
+
+/// The cell's top-level `let` statements, with offsets [`CELL_OPENING`] past the cell's.
+fn top_level_bindings(code: &str) -> impl Iterator<Item = ast::LetStmt> {
+    let file = SourceFile::parse(&format!("{CELL_OPENING}{code}\n}}"), Edition::CURRENT).tree();
+    let body = file.syntax().descendants().find_map(ast::Fn::cast).and_then(|function| function.body()?.stmt_list());
+    body.into_iter().flat_map(|body| body.statements()).filter_map(|statement| match statement {
+        ast::Stmt::LetStmt(binding) => Some(binding),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -153,6 +176,19 @@ mod tests {
         assert_eq!(annotate(code, "v", "Vec<i32>").unwrap(), "let v = 1;\nlet mut v: Vec<i32> = vec![1, 2];\nlet w: u8 = 2;\nv.len()");
         assert_eq!(annotate(code, "w", "u8"), None, "it has a type already");
         assert_eq!(annotate("let (a, b) = (1, 2);", "a", "i32"), None, "patterns are left to the student");
+    }
+
+    #[test]
+    fn a_variable_is_untyped_when_its_last_binding_is() {
+        let code = "let v = 1;\nlet v: f64 = 2.0;\nlet w = 3;\nlet mut x = w;\n{ let inner = 4; }";
+        assert_eq!(untyped_variables(code), Some(vec!["w".to_owned(), "x".to_owned()]));
+        assert_eq!(untyped_variables("let (a, b) = (1, 2);"), None, "only rust-analyzer types patterns");
+        assert_eq!(untyped_variables("1 + 1"), Some(vec![]));
+    }
+
+    #[test]
+    fn each_probe_names_its_own_variable() {
+        assert_eq!(probe("let a = 1;\na", &["a".to_owned(), "b".to_owned()]), "let a = 1;\na\n;\nlet () = a;\nlet () = b;");
     }
 
     #[test]

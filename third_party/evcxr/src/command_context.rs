@@ -235,6 +235,15 @@ Panic detected. Here's some useful information if you're filing a bug report.
             .completions(non_command_code, state, &code_info.nodes, position)
     }
 
+    /// The work of [`Self::completions`] as a job for another thread (see
+    /// [`AnalysisJob`](crate::AnalysisJob)); commands in `src` are ignored (rustpar).
+    pub fn completions_job(&mut self, src: &str, position: usize) -> Result<crate::AnalysisJob> {
+        let (user_code, code_info) = CodeBlock::from_original_user_code(src);
+        let (non_command_code, state, _errors) = self.prepare_for_analysis(user_code)?;
+        self.eval_context
+            .completions_job(non_command_code, state, &code_info.nodes, position)
+    }
+
     fn prepare_for_analysis(
         &mut self,
         user_code: CodeBlock,

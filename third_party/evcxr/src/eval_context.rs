@@ -551,10 +551,46 @@ impl EvalContext {
     pub(crate) fn completions(
         &mut self,
         user_code: CodeBlock,
-        mut state: ContextState,
+        state: ContextState,
         nodes: &[SyntaxNode],
         offset: usize,
     ) -> Result<Completions> {
+        let (code, wrapped_offset) = self.set_completion_source(user_code, state, nodes, offset)?;
+        let mut completions = self.analyzer.completions(wrapped_offset)?;
+        completions.start_offset = code.output_offset_to_user_offset(completions.start_offset)?;
+        completions.end_offset = code.output_offset_to_user_offset(completions.end_offset)?;
+        // Filter internal identifiers.
+        completions.completions.retain(|c| {
+            c.code != "evcxr_variable_store"
+                && c.code != "evcxr_internal_runtime"
+                && c.code != "evcxr_analysis_wrapper"
+        });
+        Ok(completions)
+    }
+
+    /// The work of `completions`, as a job for another thread, whose results
+    /// are dropped: rust-analyzer keeps what it learned. Any later change of
+    /// the source (a cell, a completion) cancels the job (rustpar).
+    pub(crate) fn completions_job(
+        &mut self,
+        user_code: CodeBlock,
+        state: ContextState,
+        nodes: &[SyntaxNode],
+        offset: usize,
+    ) -> Result<crate::rust_analyzer::AnalysisJob> {
+        let (_, wrapped_offset) = self.set_completion_source(user_code, state, nodes, offset)?;
+        Ok(self.analyzer.completions_job(wrapped_offset))
+    }
+
+    /// Gives rust-analyzer the code to complete at `offset`; returns the code
+    /// and where `offset` lies in it.
+    fn set_completion_source(
+        &mut self,
+        user_code: CodeBlock,
+        mut state: ContextState,
+        nodes: &[SyntaxNode],
+        offset: usize,
+    ) -> Result<(CodeBlock, usize)> {
         // Wrapping the final expression in order to display it might interfere
         // with completions on that final expression.
         state.config.display_final_expression = false;
@@ -575,16 +611,7 @@ impl EvalContext {
         }
 
         self.analyzer.set_source(code.code_string())?;
-        let mut completions = self.analyzer.completions(wrapped_offset)?;
-        completions.start_offset = code.output_offset_to_user_offset(completions.start_offset)?;
-        completions.end_offset = code.output_offset_to_user_offset(completions.end_offset)?;
-        // Filter internal identifiers.
-        completions.completions.retain(|c| {
-            c.code != "evcxr_variable_store"
-                && c.code != "evcxr_internal_runtime"
-                && c.code != "evcxr_analysis_wrapper"
-        });
-        Ok(completions)
+        Ok((code, wrapped_offset))
     }
 
     pub fn hover(&mut self, code: &str, state: &mut ContextState) -> Result<(String, String)> {
@@ -831,19 +858,23 @@ impl EvalContext {
         code: CodeBlock,
     ) -> Result<(), Error> {
         let code = code.code_string();
-        // rustpar: a cell without a `let` of its own has no types to learn;
-        // skipping rust-analyzer spares it loading the crate graph first.
-        if !declares_top_level_variables(&code) {
-            return Ok(());
-        }
-        self.analyzer.set_source(code)?;
+        // rustpar: a cell whose `let`s all write their types (or that has
+        // none) needs no inference; skipping rust-analyzer spares it loading
+        // the crate graph first.
+        let variables = match explicitly_typed_variables(&code) {
+            Some(variables) => variables,
+            None => {
+                self.analyzer.set_source(code)?;
+                self.analyzer.top_level_variables("evcxr_analysis_wrapper")
+            }
+        };
         for (
             variable_name,
             VariableInfo {
                 type_name,
                 is_mutable,
             },
-        ) in self.analyzer.top_level_variables("evcxr_analysis_wrapper")
+        ) in variables
         {
             // We don't want to try to store evcxr_variable_store into itself, so we ignore it.
             if variable_name == "evcxr_variable_store" {
@@ -1057,20 +1088,40 @@ impl EvalContext {
     }
 }
 
-/// Whether the analysis code's wrapper function has a top-level `let`, the
-/// statements that `RustAnalyzer::top_level_variables` reads (rustpar).
-fn declares_top_level_variables(analysis_code: &str) -> bool {
+/// The variables that the top-level `let` bindings of the analysis code's
+/// wrapper function leave (the statements that
+/// `RustAnalyzer::top_level_variables` reads), with their types, when each
+/// binding is a plain name and the last of each name writes a complete type;
+/// `None` when one needs rust-analyzer's inference (rustpar).
+fn explicitly_typed_variables(analysis_code: &str) -> Option<HashMap<String, VariableInfo>> {
     use ra_ap_syntax::ast::HasModuleItem;
     use ra_ap_syntax::ast::HasName;
     let file = ast::SourceFile::parse(analysis_code, crate::rust_analyzer::EDITION).tree();
-    file.items()
+    let mut variables = HashMap::new();
+    let wrappers = file
+        .items()
         .filter_map(|item| match item {
             ast::Item::Fn(function) => Some(function),
             _ => None,
         })
-        .filter(|function| function.name().is_some_and(|name| name.text() == "evcxr_analysis_wrapper"))
-        .filter_map(|function| function.body())
-        .any(|body| body.statements().any(|statement| matches!(statement, ast::Stmt::LetStmt(_))))
+        .filter(|function| function.name().is_some_and(|name| name.text() == "evcxr_analysis_wrapper"));
+    for body in wrappers.filter_map(|function| function.body()) {
+        for statement in body.statements() {
+            let ast::Stmt::LetStmt(binding) = statement else { continue };
+            let Some(ast::Pat::IdentPat(pattern)) = binding.pat() else { return None };
+            let type_name = binding
+                .ty()
+                .map(|written| written.syntax().text().to_string())
+                .filter(|written| crate::rust_analyzer::is_type_valid(written));
+            let variable = type_name.map(|type_name| VariableInfo {
+                type_name: TypeName::Named(type_name),
+                is_mutable: pattern.mut_token().is_some(),
+            });
+            // A later binding of the name shadows this one, as in rust-analyzer's answer.
+            variables.insert(pattern.name()?.text().to_string(), variable);
+        }
+    }
+    variables.into_iter().map(|(name, variable)| Some((name, variable?))).collect()
 }
 
 fn non_persistable_type_error(variable_name: &str, actual_type: &str) -> Result<(), Error> {

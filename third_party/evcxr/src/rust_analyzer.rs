@@ -283,6 +283,17 @@ impl RustAnalyzer {
         Ok(())
     }
 
+    /// The work of [`Self::completions`] at `position`, on a snapshot of the analysis.
+    pub(crate) fn completions_job(&self, position: usize) -> AnalysisJob {
+        AnalysisJob {
+            analysis: self.analysis_host.analysis(),
+            position: ra_ide::FilePosition {
+                file_id: self.source_file_id,
+                offset: (position as u32).into(),
+            },
+        }
+    }
+
     fn cargo_toml_filename(&self) -> AbsPathBuf {
         self.root_directory.join("Cargo.toml")
     }
@@ -290,37 +301,7 @@ impl RustAnalyzer {
     pub(crate) fn completions(&self, position: usize) -> Result<Completions> {
         let mut completions = Vec::new();
         let mut range = None;
-        let config = ra_ide::CompletionConfig {
-            enable_postfix_completions: true,
-            snippet_cap: SnippetCap::new(true),
-            enable_imports_on_the_fly: false,
-            enable_self_on_the_fly: true,
-            enable_private_editable: true,
-            prefer_no_std: false,
-            full_function_signatures: true,
-            snippets: vec![],
-            insert_use: InsertUseConfig {
-                prefix_kind: ra_hir::PrefixKind::ByCrate,
-                group: false,
-                granularity: ImportGranularity::Item,
-                enforce_granularity: false,
-                skip_glob_imports: false,
-            },
-            callable: Some(CallableSnippets::FillArguments),
-            limit: None,
-            prefer_prelude: false,
-            enable_term_search: true,
-            term_search_fuel: 400,
-            prefer_absolute: false,
-            add_semicolon_to_unit: true,
-            fields_to_resolve: CompletionFieldsToResolve::empty(),
-            exclude_flyimport: vec![],
-            exclude_traits: &[],
-            enable_auto_iter: true,
-            enable_auto_await: true,
-            ra_fixture: RaFixtureConfig::default(),
-            add_colons_to_module: true,
-        };
+        let config = completion_config();
         if let Ok(Some(completion_items)) = self.analysis_host.analysis().completions(
             &config,
             ra_ide::FilePosition {
@@ -524,6 +505,55 @@ fn jupyter_kind(kind: ra_ide::CompletionItemKind) -> &'static str {
         K::Keyword => "keyword",
         K::Snippet | K::BuiltinType | K::UnresolvedReference | K::Expression => "instance",
         _ => "instance",
+    }
+}
+
+/// How evcxr asks rust-analyzer for completions.
+fn completion_config() -> ra_ide::CompletionConfig<'static> {
+    ra_ide::CompletionConfig {
+        enable_postfix_completions: true,
+        snippet_cap: SnippetCap::new(true),
+        enable_imports_on_the_fly: false,
+        enable_self_on_the_fly: true,
+        enable_private_editable: true,
+        prefer_no_std: false,
+        full_function_signatures: true,
+        snippets: vec![],
+        insert_use: InsertUseConfig {
+            prefix_kind: ra_hir::PrefixKind::ByCrate,
+            group: false,
+            granularity: ImportGranularity::Item,
+            enforce_granularity: false,
+            skip_glob_imports: false,
+        },
+        callable: Some(CallableSnippets::FillArguments),
+        limit: None,
+        prefer_prelude: false,
+        enable_term_search: true,
+        term_search_fuel: 400,
+        prefer_absolute: false,
+        add_semicolon_to_unit: true,
+        fields_to_resolve: CompletionFieldsToResolve::empty(),
+        exclude_flyimport: vec![],
+        exclude_traits: &[],
+        enable_auto_iter: true,
+        enable_auto_await: true,
+        ra_fixture: RaFixtureConfig::default(),
+        add_colons_to_module: true,
+    }
+}
+
+/// rust-analyzer's work towards completions, to be done on another thread
+/// (rustpar): `run` returns whether it finished; it stops early, having kept
+/// what it learned, when the session's analysis changes meanwhile.
+pub struct AnalysisJob {
+    analysis: ra_ide::Analysis,
+    position: ra_ide::FilePosition,
+}
+
+impl AnalysisJob {
+    pub fn run(self) -> bool {
+        self.analysis.completions(&completion_config(), self.position, None).is_ok()
     }
 }
 
