@@ -115,4 +115,7 @@ impl BuildProfile {
 pub trait CellObserver: Send + Sync {
     fn cell_started(&self);
     fn cell_ended(&self);
+    /// Whether background work may run: no cell of any kernel on this
+    /// machine runs, and none has for a moment.
+    fn machine_is_quiet(&self) -> bool;
 }

@@ -44,9 +44,9 @@ use warm_up::WarmUp;
 /// How long a cell has to stop by itself after an interrupt before its process is killed.
 pub const INTERRUPT_GRACE: Duration = Duration::from_millis(600);
 
-/// How long the evaluator waits without a request before it hands rust-analyzer
-/// its next warm-up step.
-const IDLE_BEFORE_WARM_UP: Duration = Duration::from_millis(500);
+/// How often, while no request comes, the evaluator looks whether the machine
+/// is quiet enough for rust-analyzer's warm-up to go on.
+const WARM_UP_CHECK: Duration = Duration::from_millis(250);
 
 /// How long a shutdown waits for the session to end cleanly (its folder
 /// removed) before the kernel exits anyway; a folder left behind is swept by
@@ -115,6 +115,7 @@ impl EvcxrEvaluator {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let cell = Arc::new(RunningCell::default());
         let worker_cell = cell.clone();
+        let worker_observer = observer.clone();
         let template = config.prelude.clone().map(|prelude| {
             let saved = config.cache_dir.as_deref().map(|cache| template_dir(cache, &prelude, &rustc_version));
             (prelude, saved)
@@ -122,7 +123,7 @@ impl EvcxrEvaluator {
         std::thread::Builder::new()
             .name("rustpar-evaluator".into())
             .spawn(move || {
-                let shutdown = serve(queue, &worker_cell, &dir, template);
+                let shutdown = serve(queue, &worker_cell, &dir, template, &*worker_observer);
                 // The folder goes before the shutdown is confirmed: the process may end right after.
                 drop(dir);
                 if let Some(done) = shutdown {
@@ -289,7 +290,7 @@ fn profile_commands(profile: BuildProfile) -> String {
 }
 
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.
-fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template) -> Option<Sender<()>> {
+fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template, machine: &dyn CellObserver) -> Option<Sender<()>> {
     let mut session = match Session::start(cell, dir, template) {
         Ok(session) => session,
         Err(message) => {
@@ -313,27 +314,35 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: T
             // A spare is offered as ready from here: its first cell finds the work done.
             cell.started.store(true, Ordering::SeqCst);
         }
-        // Preparing a step takes the evaluator thread for a moment (the first
-        // one reads the session's crate graph, ~0.7 s): only once no cell has
-        // come for a while, so that cells sent back to back never wait for it.
-        let idle = match session.warm_up.next_step() {
-            Some(_) => crossbeam_channel::after(IDLE_BEFORE_WARM_UP),
-            None => crossbeam_channel::never(),
+        // The warm-up works only while the machine is quiet (no cell of any
+        // kernel runs, nor has for a moment) and no request waits here: it
+        // never competes with a cell, nor delays one.
+        let check_machine = match session.warm_up.is_finished() {
+            true => crossbeam_channel::never(),
+            false => crossbeam_channel::after(WARM_UP_CHECK),
         };
         crossbeam_channel::select! {
-            recv(idle) -> _ => session.hand_warm_up_step(),
-            recv(warm_up_answers) -> finished => session.warm_up.step_ended(finished.unwrap_or(false)),
-            recv(queue) -> job => match job {
-                Ok(Job::Execute { code, sink, done }) => drop(done.send(session.execute(&code, sink, cell))),
-                Ok(Job::Complete { code, cursor, done }) => drop(done.send(session.complete(&code, cursor))),
-                Ok(Job::Inspect { code, cursor, done }) => drop(done.send(session.inspect(&code, cursor))),
-                Ok(Job::Started { done }) => drop(done.send(())),
-                Ok(Job::Shutdown { done }) => {
-                    session.end();
-                    return Some(done);
-                }
-                Err(_) => return None,
+            recv(check_machine) -> _ => match machine.machine_is_quiet() {
+                true => session.hand_warm_up_step(),
+                false => session.stop_warm_up(),
             },
+            recv(warm_up_answers) -> finished => session.warm_up.step_ended(finished.unwrap_or(false)),
+            recv(queue) -> job => {
+                if !matches!(job, Ok(Job::Shutdown { .. })) {
+                    session.stop_warm_up();
+                }
+                match job {
+                    Ok(Job::Execute { code, sink, done }) => drop(done.send(session.execute(&code, sink, cell))),
+                    Ok(Job::Complete { code, cursor, done }) => drop(done.send(session.complete(&code, cursor))),
+                    Ok(Job::Inspect { code, cursor, done }) => drop(done.send(session.inspect(&code, cursor))),
+                    Ok(Job::Started { done }) => drop(done.send(())),
+                    Ok(Job::Shutdown { done }) => {
+                        session.end();
+                        return Some(done);
+                    }
+                    Err(_) => return None,
+                }
+            }
         }
     }
 }
@@ -414,15 +423,20 @@ impl Session {
         Ok(session)
     }
 
+    /// Stops the warm-up step under way, if any: rust-analyzer keeps what it
+    /// learned, and the step is handed again once the machine is quiet.
+    fn stop_warm_up(&mut self) {
+        if self.warm_up.is_under_way() {
+            self.warm_up.hurry();
+            self.context.cancel_analysis_jobs();
+        }
+    }
+
     /// Hands rust-analyzer's next warm-up step to its thread, when none is under way.
     fn hand_warm_up_step(&mut self) {
         let Some(step) = self.warm_up.next_step() else { return };
-        let clock = Instant::now();
         match self.context.completions_job(step, step.len()) {
-            Ok(job) => {
-                tracing::info!("warm-up step prepared in {:?}", clock.elapsed());
-                self.warm_up.hand(job)
-            }
+            Ok(job) => self.warm_up.hand(job),
             Err(error) => {
                 tracing::warn!("rust-analyzer could not take a warm-up step: {error}");
                 self.warm_up.skip_step();
@@ -554,9 +568,6 @@ impl Session {
                 }
                 Ok(_) => {}
             }
-        }
-        if untyped.is_none_or(|variables| !variables.is_empty()) {
-            self.warm_up.hurry();
         }
         let mut code = code.to_owned();
         let mut result = self.context.execute_with_callbacks(&code, callbacks);

@@ -3,14 +3,15 @@
 //! rust-analyzer learns the standard library and the prelude's crates the
 //! first time it is asked about a cell: 5 to 8 s of one core. The session
 //! hands it that work as completions over typical code ([`WARM_UP_STEPS`]),
-//! one step at a time, to a thread of its own under `SCHED_IDLE`: the thread
-//! takes only CPU time that nothing else wants, so cells never wait for it
-//! and a cell's timed threads run as on a quiet machine. While it works,
+//! one step at a time, to a thread of its own under `SCHED_IDLE`, so that
+//! even the session's own requests never wait for it. Until it has finished,
 //! rustc names the types of a cell's variables instead (see `type_hints`).
 //!
-//! A change of the session's analysis (a completion, a cell that needs
-//! rust-analyzer) cancels the step under way and waits until it has stopped;
+//! The session hands a step only while the machine is quiet (no cell of any
+//! kernel runs, nor has for a moment) and no request waits, and cancels the
+//! step under way when a request comes or a cell starts anywhere:
 //! rust-analyzer keeps what it learned, and the step is handed again later.
+//! Between the cells of a notebook run top to bottom it thus never works.
 
 use crossbeam_channel::{Receiver, Sender};
 use evcxr::AnalysisJob;
@@ -19,7 +20,7 @@ use std::time::Instant;
 
 pub(crate) struct WarmUp {
     jobs: Sender<AnalysisJob>,
-    /// One answer per job: whether it finished (or was cancelled).
+    /// One answer per job: whether it finished (false: cancelled).
     answers: Receiver<bool>,
     /// The worker thread's id, to lift its priority.
     worker: libc::pid_t,
@@ -54,6 +55,10 @@ impl WarmUp {
         self.steps_done == WARM_UP_STEPS.len()
     }
 
+    pub fn is_under_way(&self) -> bool {
+        self.in_flight
+    }
+
     /// The code of the step to hand next, when none is under way.
     pub fn next_step(&self) -> Option<&'static str> {
         if self.in_flight { None } else { WARM_UP_STEPS.get(self.steps_done).copied() }
@@ -85,9 +90,10 @@ impl WarmUp {
         }
     }
 
-    /// The session is about to change the analysis, which waits for the step
-    /// under way to stop: at normal priority it notices at once, even while
-    /// a cell's threads keep both cores busy.
+    /// The session is about to cancel the step under way, and waits until it
+    /// has stopped: at normal priority it notices at once, even while other
+    /// kernels' cells keep both cores busy (lifting the priority takes root
+    /// or an RLIMIT_NICE of 20; without, it notices a little later).
     pub fn hurry(&self) {
         if self.in_flight && self.worker != 0 {
             set_policy(self.worker, libc::SCHED_OTHER);

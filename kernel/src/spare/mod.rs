@@ -89,4 +89,8 @@ impl CellObserver for SpareKeeper {
             slot.replenish(&environment);
         }
     }
+
+    fn machine_is_quiet(&self) -> bool {
+        self.cells.as_ref().is_none_or(quiet::Cells::machine_is_quiet)
+    }
 }

@@ -1,6 +1,7 @@
 //! A spare's side of the hand-over: its place in the slot, and the claims it
 //! answers. The offer file, locked while the spare holds the place, says what
-//! the spare is doing (`warming`, `ready` or `claimed`) and its pid.
+//! the spare is doing (`waiting` to start its session, `warming`, `ready` or
+//! `claimed`) and its pid.
 
 use super::{Slot, quiet};
 use std::fs::{File, OpenOptions};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 /// The spare's answer to a claim it took.
 pub(super) const TAKEN: &str = "taken";
+pub(super) const WAITING: &str = "waiting";
 const WARMING: &str = "warming";
 const READY: &str = "ready";
 const CLAIMED: &str = "claimed";
@@ -63,7 +65,7 @@ impl<'slot> Offer<'slot> {
             }
         });
         let mut offer = Offer { slot, lock, claims };
-        offer.say(WARMING).ok()?;
+        offer.say(WAITING).ok()?;
         Some(offer)
     }
 
@@ -91,6 +93,7 @@ impl<'slot> Offer<'slot> {
             if !started && quiet::is_quiet(&self.slot.dir) {
                 session.start();
                 started = true;
+                let _ = self.say(WARMING);
             }
             if started && !ready && session.is_ready() {
                 ready = true;
@@ -148,10 +151,14 @@ pub(super) fn offer_state(offer: &Path) -> Option<(String, u32)> {
     Some((state.to_owned(), pid.parse().ok()?))
 }
 
-/// The pids of the spares in `folder` that are starting or waiting (not claimed).
+/// The pids of the spares in `folder` that are starting or waiting to (not ready, not claimed).
 pub(super) fn warming_spares(folder: &Path) -> Vec<u32> {
     let offers = std::fs::read_dir(folder).into_iter().flatten().flatten().filter(|entry| entry.path().extension().is_some_and(|e| e == "offer"));
-    offers.filter_map(|entry| offer_state(&entry.path())).filter(|(state, _)| state == WARMING).map(|(_, pid)| pid).collect()
+    offers
+        .filter_map(|entry| offer_state(&entry.path()))
+        .filter(|(state, _)| [WAITING, WARMING].contains(&state.as_str()))
+        .map(|(_, pid)| pid)
+        .collect()
 }
 
 /// Whether the claiming kernel has closed its end (it sends nothing more).
@@ -203,6 +210,7 @@ mod tests {
             let offer = Offer::take(&slot).expect("the slot is free");
             assert!(Offer::take(&slot).is_none(), "a second spare must not wait in the same slot");
             assert_eq!(warming_spares(&slot.dir), [std::process::id()]);
+            assert!(slot.claim(&connection).is_none(), "a spare that has not begun its session is left alone");
             // A kernel that gave up waiting before the spare answered.
             let mut impatient = UnixStream::connect(slot.file("sock")).unwrap();
             writeln!(impatient, "{}", serde_json::json!({ "connection_file": "/gone.json" })).unwrap();
@@ -216,6 +224,9 @@ mod tests {
                 });
                 (lifeline.is_some(), claimed)
             });
+            while offer_state(&slot.file("offer")).is_none_or(|(state, _)| state == WAITING) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let lifeline = slot.claim(&connection).expect("the spare answers");
             let (taken, claimed) = spare.join().unwrap();
             assert!(taken);

@@ -57,6 +57,12 @@ impl Cells {
         });
     }
 
+    /// Whether no cell of any kernel runs now, and none has ended in the last
+    /// [`QUIET_BEFORE_WAKING`]: background work may run.
+    pub fn machine_is_quiet(&self) -> bool {
+        is_quiet(&self.folder)
+    }
+
     /// Wakes the spares now unless a cell runs: this kernel ends, and
     /// cannot wake them later.
     pub fn kernel_ending(&self) {

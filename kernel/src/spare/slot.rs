@@ -72,8 +72,14 @@ impl Slot {
 
     /// Hands `connection_file` to the slot's spare, ready or still starting;
     /// returns the lifeline to the spare, now the kernel, or `None` when
-    /// there is no spare to take it.
+    /// there is no spare to take it. A spare that has not begun its session
+    /// is left for the next kernel: taking it would only add the hand-over
+    /// to a cold start.
     pub fn claim(&self, connection_file: &Path) -> Option<UnixStream> {
+        if offer::offer_state(&self.file("offer")).is_some_and(|(state, _)| state == offer::WAITING) {
+            tracing::info!("the spare session has not begun yet; starting a session of its own");
+            return None;
+        }
         let mut stream = UnixStream::connect(self.file("sock")).ok()?;
         let request = serde_json::json!({ "connection_file": connection_file.canonicalize().ok()? });
         writeln!(stream, "{request}").ok()?;

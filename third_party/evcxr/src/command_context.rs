@@ -244,6 +244,12 @@ Panic detected. Here's some useful information if you're filing a bug report.
             .completions_job(non_command_code, state, &code_info.nodes, position)
     }
 
+    /// Stops the jobs of [`Self::completions_job`] under way, and waits until
+    /// they have stopped; rust-analyzer keeps what they learned (rustpar).
+    pub fn cancel_analysis_jobs(&mut self) {
+        self.eval_context.cancel_analysis_jobs();
+    }
+
     fn prepare_for_analysis(
         &mut self,
         user_code: CodeBlock,

@@ -22,6 +22,7 @@ use crate::item;
 use crate::module::Module;
 use crate::module::SoFile;
 use crate::runtime;
+use crate::rust_analyzer;
 use crate::rust_analyzer::Completions;
 use crate::rust_analyzer::RustAnalyzer;
 use crate::rust_analyzer::TypeName;
@@ -58,7 +59,8 @@ pub struct EvalContext {
     module: Module,
     committed_state: ContextState,
     stdout_sender: crossbeam_channel::Sender<String>,
-    analyzer: RustAnalyzer,
+    // rustpar: shared with the jobs of `completions_job`.
+    analyzer: Arc<Mutex<RustAnalyzer>>,
     initial_config: Config,
 }
 
@@ -423,7 +425,7 @@ impl EvalContext {
         let tmpdir_var = parsed_config.get_tmp_dir()?;
         let tmpdir_path = tmpdir_var.get_path()?;
         let opt_tmpdir = tmpdir_var.get_opt_tmpdir();
-        let analyzer = RustAnalyzer::new(&tmpdir_path)?;
+        let analyzer = Arc::new(Mutex::new(RustAnalyzer::new(&tmpdir_path)?));
         let module = Module::new()?;
         let mut initial_config =
             create_initial_config(tmpdir_path, subprocess_command.get_program().into())?;
@@ -555,8 +557,10 @@ impl EvalContext {
         nodes: &[SyntaxNode],
         offset: usize,
     ) -> Result<Completions> {
-        let (code, wrapped_offset) = self.set_completion_source(user_code, state, nodes, offset)?;
-        let mut completions = self.analyzer.completions(wrapped_offset)?;
+        let (code, wrapped_offset) = self.completion_source(user_code, state, nodes, offset)?;
+        let mut analyzer = rust_analyzer::lock(&self.analyzer);
+        analyzer.set_source(code.code_string())?;
+        let mut completions = analyzer.completions(wrapped_offset)?;
         completions.start_offset = code.output_offset_to_user_offset(completions.start_offset)?;
         completions.end_offset = code.output_offset_to_user_offset(completions.end_offset)?;
         // Filter internal identifiers.
@@ -568,23 +572,29 @@ impl EvalContext {
         Ok(completions)
     }
 
-    /// The work of `completions`, as a job for another thread, whose results
-    /// are dropped: rust-analyzer keeps what it learned. Any later change of
-    /// the source (a cell, a completion) cancels the job (rustpar).
+    /// The work of `completions`, as a job for another thread (rustpar).
     pub(crate) fn completions_job(
         &mut self,
         user_code: CodeBlock,
         state: ContextState,
         nodes: &[SyntaxNode],
         offset: usize,
-    ) -> Result<crate::rust_analyzer::AnalysisJob> {
-        let (_, wrapped_offset) = self.set_completion_source(user_code, state, nodes, offset)?;
-        Ok(self.analyzer.completions_job(wrapped_offset))
+    ) -> Result<rust_analyzer::AnalysisJob> {
+        let (code, wrapped_offset) = self.completion_source(user_code, state, nodes, offset)?;
+        Ok(rust_analyzer::AnalysisJob::new(
+            self.analyzer.clone(),
+            code.code_string(),
+            wrapped_offset,
+        ))
     }
 
-    /// Gives rust-analyzer the code to complete at `offset`; returns the code
-    /// and where `offset` lies in it.
-    fn set_completion_source(
+    /// Stops the jobs of `completions_job` under way (rustpar).
+    pub(crate) fn cancel_analysis_jobs(&mut self) {
+        rust_analyzer::lock(&self.analyzer).cancel_jobs();
+    }
+
+    /// The code rust-analyzer completes at `offset`, and where `offset` lies in it.
+    fn completion_source(
         &mut self,
         user_code: CodeBlock,
         mut state: ContextState,
@@ -609,8 +619,6 @@ impl EvalContext {
             s.insert_str(wrapped_offset, "<|>");
             println!("=========\n{s}\n==========");
         }
-
-        self.analyzer.set_source(code.code_string())?;
         Ok((code, wrapped_offset))
     }
 
@@ -628,11 +636,12 @@ impl EvalContext {
         let (user_code, code_info) = CodeBlock::from_original_user_code(&modified_code);
         let user_code = state.apply(user_code, &code_info.nodes)?;
         let pad_code = state.analysis_code(user_code);
-        self.analyzer.set_source(pad_code.code_string())?;
+        let mut analyzer = rust_analyzer::lock(&self.analyzer);
+        analyzer.set_source(pad_code.code_string())?;
         let wrapped_offset = pad_code.user_offset_to_output_offset(hover_offset)? as u32;
         let text_range = TextRange::new(wrapped_offset.into(), wrapped_offset.into());
-        let hover_text = self.analyzer.hover(text_range, false)?;
-        let hover_markdown = self.analyzer.hover(text_range, true)?;
+        let hover_text = analyzer.hover(text_range, false)?;
+        let hover_markdown = analyzer.hover(text_range, true)?;
         match (hover_text, hover_markdown) {
             (Some(data_text), Some(data_markdown)) => Ok((
                 data_text.info.markup.into(),
@@ -864,8 +873,9 @@ impl EvalContext {
         let variables = match explicitly_typed_variables(&code) {
             Some(variables) => variables,
             None => {
-                self.analyzer.set_source(code)?;
-                self.analyzer.top_level_variables("evcxr_analysis_wrapper")
+                let mut analyzer = rust_analyzer::lock(&self.analyzer);
+                analyzer.set_source(code)?;
+                analyzer.top_level_variables("evcxr_analysis_wrapper")
             }
         };
         for (

@@ -41,6 +41,8 @@ use ra_ide::RangeInfo;
 use std::collections::HashMap;
 use std::convert::TryFrom;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
 
 pub(crate) const EDITION: Edition = Edition::Edition2024;
 
@@ -112,8 +114,13 @@ impl RustAnalyzer {
         self.current_source = source;
         let mut change = ra_hir::ChangeWithProcMacros::default();
 
-        std::fs::write(self.source_file.as_path(), &*self.current_source)
-            .with_context(|| format!("Failed to write {:?}", self.source_file))?;
+        // rustpar: the loader needs the file to exist, and cargo may be
+        // building a cell from it on another thread: it is written only when
+        // missing, and what the loader reads from it is replaced below.
+        if std::fs::metadata(&self.source_file).is_err() {
+            std::fs::write(self.source_file.as_path(), &*self.current_source)
+                .with_context(|| format!("Failed to write {:?}", self.source_file))?;
+        }
         self.vfs.set_file_contents(
             self.source_file.clone().into(),
             Some(self.current_source.bytes().collect()),
@@ -130,6 +137,11 @@ impl RustAnalyzer {
         if cargo_toml != self.last_cargo_toml {
             self.load_cargo_toml(&mut change)?;
             self.last_cargo_toml = cargo_toml;
+            self.vfs.set_file_contents(
+                self.source_file.clone().into(),
+                Some(self.current_source.bytes().collect()),
+            );
+            change.change_file(self.source_file_id, Some(self.current_source.clone()));
         }
 
         self.analysis_host.apply_change(change);
@@ -281,17 +293,6 @@ impl RustAnalyzer {
 
         change.set_crate_graph(crate_graph);
         Ok(())
-    }
-
-    /// The work of [`Self::completions`] at `position`, on a snapshot of the analysis.
-    pub(crate) fn completions_job(&self, position: usize) -> AnalysisJob {
-        AnalysisJob {
-            analysis: self.analysis_host.analysis(),
-            position: ra_ide::FilePosition {
-                file_id: self.source_file_id,
-                offset: (position as u32).into(),
-            },
-        }
     }
 
     fn cargo_toml_filename(&self) -> AbsPathBuf {
@@ -544,17 +545,47 @@ fn completion_config() -> ra_ide::CompletionConfig<'static> {
 }
 
 /// rust-analyzer's work towards completions, to be done on another thread
-/// (rustpar): `run` returns whether it finished; it stops early, having kept
-/// what it learned, when the session's analysis changes meanwhile.
+/// (rustpar): `run` gives rust-analyzer the source, which the first time loads
+/// the session's crate graph, then works out the completions and drops them.
+/// It returns false when it stopped early, having kept what it learned,
+/// because the session changed the analysis meanwhile.
 pub struct AnalysisJob {
-    analysis: ra_ide::Analysis,
+    analyzer: Arc<Mutex<RustAnalyzer>>,
+    source: String,
     position: ra_ide::FilePosition,
 }
 
 impl AnalysisJob {
-    pub fn run(self) -> bool {
-        self.analysis.completions(&completion_config(), self.position, None).is_ok()
+    pub(crate) fn new(analyzer: Arc<Mutex<RustAnalyzer>>, source: String, position: usize) -> AnalysisJob {
+        let file_id = lock(&analyzer).source_file_id;
+        let position = ra_ide::FilePosition { file_id, offset: (position as u32).into() };
+        AnalysisJob { analyzer, source, position }
     }
+
+    pub fn run(self) -> bool {
+        let analysis = {
+            let mut analyzer = lock(&self.analyzer);
+            // A source rust-analyzer cannot take leaves nothing to warm up.
+            if analyzer.set_source(self.source).is_err() {
+                return true;
+            }
+            analyzer.analysis_host.analysis()
+        };
+        analysis.completions(&completion_config(), self.position, None).is_ok()
+    }
+}
+
+impl RustAnalyzer {
+    /// Stops the work of every [`AnalysisJob`] under way, and waits until it
+    /// has stopped (rustpar).
+    pub(crate) fn cancel_jobs(&mut self) {
+        self.analysis_host.trigger_cancellation();
+    }
+}
+
+/// The analyzer, even if a thread panicked while holding it.
+pub(crate) fn lock(analyzer: &Mutex<RustAnalyzer>) -> std::sync::MutexGuard<'_, RustAnalyzer> {
+    analyzer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Returns whether this appears to be a valid type. Rust analyzer, when asked to emit code for some
