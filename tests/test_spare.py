@@ -204,3 +204,40 @@ def test_a_restart_claims_the_ready_spare_and_answers_at_once():
         assert evaluator_of(kc)[0] == spare, "the restarted kernel did not take over the ready spare"
     finally:
         stop_kernel(km, kc)
+
+
+def warm_up_cpu_seconds(kernel_pid: int) -> float:
+    """CPU time of the kernel's rust-analyzer warm-up thread so far."""
+    for task in glob.glob(f"/proc/{kernel_pid}/task/*"):
+        try:
+            if open(os.path.join(task, "comm")).read().strip() != "rustpar-warm-up":
+                continue
+            fields = open(os.path.join(task, "stat")).read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    raise AssertionError(f"kernel {kernel_pid} has no warm-up thread")
+
+
+def test_a_kernels_warm_up_works_only_while_no_kernels_cell_runs():
+    """rust-analyzer warms up in the background while the machine is quiet,
+    and keeps still while a cell of any kernel runs, as a spare does."""
+    folder = new_folder()
+    env = {"RUSTPAR_SPARE": "0", "RUSTPAR_SPARE_DIR": folder}
+    other = start_kernel(env=env)
+    kernel = start_kernel(env=env)
+    try:
+        kernel_pid = evaluator_of(kernel[1])[0]
+        wait_until(lambda: warm_up_cpu_seconds(kernel_pid) > 0.3, 60, "the warm-up to work while the machine is quiet")
+        msg_id = other[1].execute("std::thread::sleep(std::time::Duration::from_secs(4));")
+        time.sleep(1.0)
+        before = warm_up_cpu_seconds(kernel_pid)
+        time.sleep(2.0)
+        during = warm_up_cpu_seconds(kernel_pid) - before
+        assert during < 0.05, f"the warm-up took {during:.2f} s of CPU while another kernel's cell ran"
+        assert_ok(get_reply(other[1], msg_id, timeout=60), [])
+        # The machine is quiet again: the warm-up goes on.
+        wait_until(lambda: warm_up_cpu_seconds(kernel_pid) > before + 0.2, 60, "the warm-up to go on after the cell")
+    finally:
+        stop_kernel(*kernel)
+        stop_kernel(*other)
