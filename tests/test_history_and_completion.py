@@ -169,11 +169,11 @@ def test_a_cold_sessions_first_cells_keep_their_variables_while_rust_analyzer_wa
     and shadowing included, and a completion meanwhile is answered."""
     km, kc = start_kernel(warm=False)
     try:
-        cell = "let v = vec![1.0, 2.0];\nlet grid = random_array((2, 2), 1);\nlet mut count = 0usize;\nlet s = 1;\nlet s = s as f64 * 1.5;"
+        cell = "let v = vec![1.0, 2.0];\nlet grid = random_array((2, 2), 1);\nlet mut count = 0usize;\nlet s = 1;\nlet s = s as f64 * 1.5;\nlet (mut m, c) = (0.5, 'x');"
         assert_ok(*run(kc, cell, timeout=FIRST_CELL_TIMEOUT))
-        reply, msgs = run(kc, "count += v.len();\n(count, grid.dim(), s)")
+        reply, msgs = run(kc, "count += v.len();\nm += 1.0;\n(count, grid.dim(), s, m, c)")
         assert_ok(reply, msgs)
-        assert result_text(msgs) == "(2, (2, 2), 1.5)", describe(reply, msgs)
+        assert result_text(msgs) == "(2, (2, 2), 1.5, 1.5, 'x')", describe(reply, msgs)
         code = "let more = random_arr"
         content = get_reply(kc, kc.complete(code, len(code)), timeout=60)["content"]
         completed = [code[: content["cursor_start"]] + m for m in content["matches"]]

@@ -595,6 +595,7 @@ impl Session {
         let Ok(errors) = self.context.check(&type_hints::probe(code, variables)) else { return Ok(Vec::new()) };
         let probed = type_hints::read_probe(errors, variables, &self.build_dir);
         tracing::info!("rustc named {} of {} types in {:?}", probed.types.len(), variables.len(), clock.elapsed());
+        tracing::debug!("types named by rustc: {:?}", probed.types);
         if probed.own_errors.is_empty() { Ok(probed.types) } else { Err(probed.own_errors) }
     }
 
@@ -608,8 +609,7 @@ impl Session {
     ) -> Option<(String, Result<evcxr::EvalOutputs, evcxr::Error>)> {
         // Each round qualifies at least one name, so the rounds end.
         loop {
-            let annotated =
-                types.iter().try_fold(code.to_owned(), |annotated, (variable, type_name)| type_hints::annotate(&annotated, variable, type_name))?;
+            let annotated = type_hints::annotate(code, &types)?;
             match self.context.execute_with_callbacks(&annotated, callbacks) {
                 // rustc shortens paths (`HashMap`), which then may not resolve in the cell.
                 Err(evcxr::Error::CompilationErrors(errors)) => {
@@ -623,6 +623,10 @@ impl Session {
                         }
                     }
                     if !qualified_any {
+                        tracing::debug!(
+                            "the types rustc named do not compile in the cell: {:?}",
+                            errors.iter().map(|error| error.message()).collect::<Vec<_>>()
+                        );
                         return None;
                     }
                 }

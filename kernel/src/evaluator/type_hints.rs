@@ -87,16 +87,17 @@ fn writable(named: &str) -> Option<String> {
 }
 
 /// `type_name` with the names that did not resolve in the cell written as
-/// the paths rustc suggests importing them from; `None` when a name has no
-/// single suggestion.
+/// the paths rustc suggests importing them from: of several, the shortest (a
+/// crate re-exports its main types at its root: `nalgebra::Matrix`, not
+/// `nalgebra::base::Matrix`); `None` when a name has no suggestion.
 pub(crate) fn qualify(type_name: &str, errors: &[evcxr::CompilationError]) -> Option<String> {
     let mut qualified = type_name.to_owned();
     for error in errors.iter().filter(|error| error.level() == "error") {
         let rendered = error.rendered();
         let missing = rendered.strip_prefix("error[")?.split_once("cannot find type `")?.1.split('`').next()?;
-        let mut paths = rendered.lines().filter_map(|line| line.split_once("+ use ")?.1.strip_suffix(';'));
-        let (Some(path), None) = (paths.next(), paths.next()) else { return None };
-        qualified = replace_name(&qualified, missing, path.strip_prefix("crate::").unwrap_or(path));
+        let paths = rendered.lines().filter_map(|line| line.split_once("+ use ")?.1.strip_suffix(';'));
+        let path = paths.map(|path| path.strip_prefix("crate::").unwrap_or(path)).min_by_key(|path| path.matches("::").count())?;
+        qualified = replace_name(&qualified, missing, path);
     }
     Some(qualified)
 }
@@ -124,27 +125,55 @@ pub(crate) fn with_rustcs_name(message: &str, type_name: &str) -> String {
 }
 
 /// The variables whose last top-level `let` in the cell writes no type, or
-/// `None` when a `let` binds a pattern (which only rust-analyzer can type).
+/// `None` when a `let` binds a pattern other than a name or a tuple of names
+/// (which only rust-analyzer can type).
 pub(crate) fn untyped_variables(code: &str) -> Option<Vec<String>> {
     let mut last_bindings: Vec<(String, bool)> = Vec::new();
     for binding in top_level_bindings(code) {
-        let Some(ast::Pat::IdentPat(pattern)) = binding.pat() else { return None };
-        let name = pattern.name()?.text().to_string();
-        last_bindings.retain(|(bound, _)| *bound != name);
-        last_bindings.push((name, binding.ty().is_none()));
+        for name in bound_names(&binding.pat()?)? {
+            last_bindings.retain(|(bound, _)| *bound != name);
+            last_bindings.push((name, binding.ty().is_none()));
+        }
     }
     Some(last_bindings.into_iter().filter_map(|(name, untyped)| untyped.then_some(name)).collect())
 }
 
-/// The cell with `type_name` written into the last `let` that binds
-/// `variable` without a type.
-pub(crate) fn annotate(code: &str, variable: &str, type_name: &str) -> Option<String> {
-    let binding = top_level_bindings(code)
-        .filter(|binding| binding.ty().is_none())
-        .filter(|binding| matches!(binding.pat(), Some(ast::Pat::IdentPat(pattern)) if pattern.name().is_some_and(|name| name.text() == variable)))
-        .last()?;
-    let end_of_name = usize::from(binding.pat()?.syntax().text_range().end()).checked_sub(CELL_OPENING.len())?;
-    Some(format!("{}: {type_name}{}", &code[..end_of_name], &code[end_of_name..]))
+/// The cell with the types of `types` written into the last `let`s that
+/// bind their variables without a type: `let v: T` for a name, `let (a, b):
+/// (A, B)` for a tuple of names. `None` when a variable has no such `let`, or
+/// shares its tuple with one that is not in `types`.
+pub(crate) fn annotate(code: &str, types: &[(String, String)]) -> Option<String> {
+    let mut annotated = code.to_owned();
+    let mut pending: Vec<&(String, String)> = types.iter().collect();
+    let bindings: Vec<ast::LetStmt> = top_level_bindings(code).collect();
+    // From the last binding up, so that earlier offsets stay valid.
+    for binding in bindings.iter().rev().filter(|binding| binding.ty().is_none()) {
+        let pattern = binding.pat()?;
+        let Some(names) = bound_names(&pattern) else { continue };
+        let written: Option<Vec<&str>> =
+            names.iter().map(|name| pending.iter().find(|(variable, _)| variable == name).map(|(_, type_name)| type_name.as_str())).collect();
+        let Some(written) = written else { continue };
+        pending.retain(|(variable, _)| !names.contains(variable));
+        let type_name = match pattern {
+            ast::Pat::TuplePat(_) => format!("({})", written.join(", ")),
+            _ => written[0].to_owned(),
+        };
+        let end_of_pattern = usize::from(pattern.syntax().text_range().end()).checked_sub(CELL_OPENING.len())?;
+        annotated.insert_str(end_of_pattern, &format!(": {type_name}"));
+    }
+    pending.is_empty().then_some(annotated)
+}
+
+/// The variables a `let` binds, when its pattern is a name or a tuple of names.
+fn bound_names(pattern: &ast::Pat) -> Option<Vec<String>> {
+    let name = |pattern: &ast::Pat| match pattern {
+        ast::Pat::IdentPat(ident) if ident.ref_token().is_none() && ident.pat().is_none() => Some(ident.name()?.text().to_string()),
+        _ => None,
+    };
+    match pattern {
+        ast::Pat::TuplePat(tuple) => tuple.fields().map(|field| name(&field)).collect(),
+        _ => Some(vec![name(pattern)?]),
+    }
 }
 
 /// evcxr reads a cell as the statements of a function body; so does this.
@@ -172,17 +201,25 @@ mod tests {
 
     #[test]
     fn the_type_goes_into_the_last_binding_without_one() {
+        let types = |pairs: &[(&str, &str)]| pairs.iter().map(|(v, t)| (v.to_string(), t.to_string())).collect::<Vec<_>>();
         let code = "let v = 1;\nlet mut v = vec![1, 2];\nlet w: u8 = 2;\nv.len()";
-        assert_eq!(annotate(code, "v", "Vec<i32>").unwrap(), "let v = 1;\nlet mut v: Vec<i32> = vec![1, 2];\nlet w: u8 = 2;\nv.len()");
-        assert_eq!(annotate(code, "w", "u8"), None, "it has a type already");
-        assert_eq!(annotate("let (a, b) = (1, 2);", "a", "i32"), None, "patterns are left to the student");
+        assert_eq!(annotate(code, &types(&[("v", "Vec<i32>")])).unwrap(), "let v = 1;\nlet mut v: Vec<i32> = vec![1, 2];\nlet w: u8 = 2;\nv.len()");
+        assert_eq!(annotate(code, &types(&[("w", "u8")])), None, "it has a type already");
+        let tuple = "let (mut m, c) = (0.0, 1);\nlet k = 2;";
+        assert_eq!(
+            annotate(tuple, &types(&[("k", "i32"), ("m", "f64"), ("c", "i32")])).unwrap(),
+            "let (mut m, c): (f64, i32) = (0.0, 1);\nlet k: i32 = 2;"
+        );
+        assert_eq!(annotate(tuple, &types(&[("m", "f64")])), None, "a tuple takes all its types or none");
+        assert_eq!(annotate("let (a, (b, c)) = (1, (2, 3));", &types(&[("a", "i32")])), None, "nested patterns are left to rust-analyzer");
     }
 
     #[test]
     fn a_variable_is_untyped_when_its_last_binding_is() {
         let code = "let v = 1;\nlet v: f64 = 2.0;\nlet w = 3;\nlet mut x = w;\n{ let inner = 4; }";
         assert_eq!(untyped_variables(code), Some(vec!["w".to_owned(), "x".to_owned()]));
-        assert_eq!(untyped_variables("let (a, b) = (1, 2);"), None, "only rust-analyzer types patterns");
+        assert_eq!(untyped_variables("let (a, mut b) = (1, 2);"), Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(untyped_variables("let Some(a) = Some(1) else { return };"), None, "only rust-analyzer types other patterns");
         assert_eq!(untyped_variables("1 + 1"), Some(vec![]));
     }
 

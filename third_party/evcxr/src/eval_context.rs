@@ -1101,7 +1101,8 @@ impl EvalContext {
 /// The variables that the top-level `let` bindings of the analysis code's
 /// wrapper function leave (the statements that
 /// `RustAnalyzer::top_level_variables` reads), with their types, when each
-/// binding is a plain name and the last of each name writes a complete type;
+/// binding is a plain name (or a tuple of them) and the last of each name
+/// writes a complete type;
 /// `None` when one needs rust-analyzer's inference (rustpar).
 fn explicitly_typed_variables(analysis_code: &str) -> Option<HashMap<String, VariableInfo>> {
     use ra_ap_syntax::ast::HasModuleItem;
@@ -1118,17 +1119,40 @@ fn explicitly_typed_variables(analysis_code: &str) -> Option<HashMap<String, Var
     for body in wrappers.filter_map(|function| function.body()) {
         for statement in body.statements() {
             let ast::Stmt::LetStmt(binding) = statement else { continue };
-            let Some(ast::Pat::IdentPat(pattern)) = binding.pat() else { return None };
-            let type_name = binding
-                .ty()
-                .map(|written| written.syntax().text().to_string())
-                .filter(|written| crate::rust_analyzer::is_type_valid(written));
-            let variable = type_name.map(|type_name| VariableInfo {
-                type_name: TypeName::Named(type_name),
-                is_mutable: pattern.mut_token().is_some(),
-            });
-            // A later binding of the name shadows this one, as in rust-analyzer's answer.
-            variables.insert(pattern.name()?.text().to_string(), variable);
+            // Names, each with its written type if any: `let v: T`, `let (a, b): (A, B)`.
+            let typed: Vec<(ast::IdentPat, Option<ast::Type>)> = match (binding.pat()?, binding.ty()) {
+                (ast::Pat::IdentPat(pattern), written) => vec![(pattern, written)],
+                (ast::Pat::TuplePat(patterns), written) => {
+                    let fields: Vec<Option<ast::Type>> = match written {
+                        Some(ast::Type::TupleType(types)) => types.fields().map(Some).collect(),
+                        _ => vec![None; patterns.fields().count()],
+                    };
+                    let patterns: Vec<ast::Pat> = patterns.fields().collect();
+                    if patterns.len() != fields.len() {
+                        return None;
+                    }
+                    let names = patterns.into_iter().map(|pattern| match pattern {
+                        ast::Pat::IdentPat(pattern) => Some(pattern),
+                        _ => None,
+                    });
+                    names.zip(fields).map(|(pattern, written)| Some((pattern?, written))).collect::<Option<_>>()?
+                }
+                _ => return None,
+            };
+            for (pattern, written) in typed {
+                if pattern.ref_token().is_some() || pattern.pat().is_some() {
+                    return None;
+                }
+                let type_name = written
+                    .map(|written| written.syntax().text().to_string())
+                    .filter(|written| crate::rust_analyzer::is_type_valid(written));
+                let variable = type_name.map(|type_name| VariableInfo {
+                    type_name: TypeName::Named(type_name),
+                    is_mutable: pattern.mut_token().is_some(),
+                });
+                // A later binding of the name shadows this one, as in rust-analyzer's answer.
+                variables.insert(pattern.name()?.text().to_string(), variable);
+            }
         }
     }
     variables.into_iter().map(|(name, variable)| Some((name, variable?))).collect()
