@@ -554,12 +554,11 @@ impl Session {
     /// rust-analyzer would be slow or cannot name them (see [`type_hints`]).
     /// Returns the code that ran.
     fn execute_naming_types(&mut self, code: &str, callbacks: &mut EvalCallbacks) -> (String, Result<evcxr::EvalOutputs, evcxr::Error>) {
-        let untyped = type_hints::untyped_variables(code);
         // Until rust-analyzer has warmed up, one check by rustc names the types sooner.
         if !self.warm_up.is_finished()
-            && let Some(variables) = untyped.as_ref().filter(|variables| !variables.is_empty())
+            && let Some(variables) = type_hints::untyped_variables(code).filter(|variables| !variables.is_empty())
         {
-            match self.types_named_by_rustc(code, variables) {
+            match self.types_named_by_rustc(code, &variables) {
                 Err(own_errors) => return (code.to_owned(), Err(evcxr::Error::CompilationErrors(own_errors))),
                 Ok(types) if types.len() == variables.len() => {
                     if let Some(ran) = self.execute_with_types(code, types, callbacks) {

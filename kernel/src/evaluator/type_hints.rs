@@ -42,7 +42,8 @@ pub(crate) struct Probed {
 pub(crate) fn read_probe(errors: Vec<evcxr::CompilationError>, variables: &[String], build_dir: &Path) -> Probed {
     let mut probed = Probed { types: Vec::new(), own_errors: Vec::new() };
     for error in errors {
-        let probe = variables.iter().find(|variable| error.rendered().contains(&format!("let () = {variable};")));
+        let rendered = error.rendered();
+        let probe = variables.iter().find(|variable| rendered.contains(&format!("let () = {variable};")));
         match (probe, named_by_probe(&error, build_dir)) {
             (Some(variable), Some(named)) => probed.types.extend(writable(&named).map(|type_name| (variable.clone(), type_name))),
             _ if error.level() == "error" => probed.own_errors.push(error),

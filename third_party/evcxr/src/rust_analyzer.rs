@@ -116,17 +116,11 @@ impl RustAnalyzer {
 
         // rustpar: the loader needs the file to exist, and cargo may be
         // building a cell from it on another thread: it is written only when
-        // missing, and what the loader reads from it is replaced below.
+        // missing, and the source is given to the analysis below.
         if std::fs::metadata(&self.source_file).is_err() {
             std::fs::write(self.source_file.as_path(), &*self.current_source)
                 .with_context(|| format!("Failed to write {:?}", self.source_file))?;
         }
-        self.vfs.set_file_contents(
-            self.source_file.clone().into(),
-            Some(self.current_source.bytes().collect()),
-        );
-        change.change_file(self.source_file_id, Some(self.current_source.clone()));
-
         // Check to see if we haven't yet loaded Cargo.toml, or if it's changed since we read it.
         let cargo_toml = Some(std::fs::read(self.cargo_toml_filename()).with_context(|| {
             format!(
@@ -137,12 +131,13 @@ impl RustAnalyzer {
         if cargo_toml != self.last_cargo_toml {
             self.load_cargo_toml(&mut change)?;
             self.last_cargo_toml = cargo_toml;
-            self.vfs.set_file_contents(
-                self.source_file.clone().into(),
-                Some(self.current_source.bytes().collect()),
-            );
-            change.change_file(self.source_file_id, Some(self.current_source.clone()));
         }
+        // After the loader's changes, which read the file from disk.
+        self.vfs.set_file_contents(
+            self.source_file.clone().into(),
+            Some(self.current_source.bytes().collect()),
+        );
+        change.change_file(self.source_file_id, Some(self.current_source.clone()));
 
         self.analysis_host.apply_change(change);
         Ok(())
@@ -293,6 +288,12 @@ impl RustAnalyzer {
 
         change.set_crate_graph(crate_graph);
         Ok(())
+    }
+
+    /// Stops the work of every [`AnalysisJob`] under way, and waits until it
+    /// has stopped (rustpar).
+    pub(crate) fn cancel_jobs(&mut self) {
+        self.analysis_host.trigger_cancellation();
     }
 
     fn cargo_toml_filename(&self) -> AbsPathBuf {
@@ -572,14 +573,6 @@ impl AnalysisJob {
             analyzer.analysis_host.analysis()
         };
         analysis.completions(&completion_config(), self.position, None).is_ok()
-    }
-}
-
-impl RustAnalyzer {
-    /// Stops the work of every [`AnalysisJob`] under way, and waits until it
-    /// has stopped (rustpar).
-    pub(crate) fn cancel_jobs(&mut self) {
-        self.analysis_host.trigger_cancellation();
     }
 }
 
