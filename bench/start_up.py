@@ -8,10 +8,12 @@ running beside it but what the figure names:
 - start -> kernel_info_reply, timed as JupyterLab and VS Code time it: the
   process is launched, one kernel_info request is sent at once and waits in
   its socket, and the clock stops at its reply. Cold (spares off), claiming
-  a ready spare, claiming a spare still starting, and after a restart (from
+  a ready spare, claiming a spare still warming up, and after a restart (from
   the restart request, so the old kernel's shutdown counts);
 - start -> result of a first cell: `1+1`, and a first prelude cell (rayon,
-  ndarray and a plot), cold and from a spare;
+  ndarray and a plot), cold, from a spare (ready or warming up), and cold
+  beside a spare whose session has not started (it is left for the next
+  kernel);
 - a warm `1+1`, spares off, and spares on while the kernel's spare starts
   beside it (each cell stops it, so the two should be equal);
 - a cell's 2-thread speedup on a CPU-bound loop, spares off and with a
@@ -146,6 +148,16 @@ def measure(repeats, folder, with_evcxr):
         for kernel in (owner, second, third):
             kernel.stop(now=True)
         wait_for(lambda: not glob.glob(os.path.join(folder, "*.sock")), "the last spare to leave", timeout=120)
+        # A spare whose session has not started is left alone: the kernel starts cold beside it.
+        _, _, owner = started(on, "1+1")
+        wait_for(lambda: any(offer(folder, state) for state in ("waiting", "starting", "warming")), "a spare")
+        unstarted = not offer(folder, "warming")
+        _, first, second = started(on, FIRST_CELL)
+        if unstarted:
+            add("cell unstarted", first)
+        for kernel in (owner, second):
+            kernel.stop(now=True)
+        wait_for(lambda: not glob.glob(os.path.join(folder, "*.sock")), "the last spare to leave", timeout=120)
         if with_evcxr:
             info, first, peer = started({}, "1+1", kernel_name="rust")
             add("evcxr info", info)
@@ -159,7 +171,7 @@ FIGURES = [
     # (label, figure, baseline, unit)
     ("start -> kernel_info_reply, cold (spares off)", "info cold", "info cold", "s"),
     ("start -> kernel_info_reply, claiming a ready spare", "info ready", "info cold", "s"),
-    ("start -> kernel_info_reply, claiming a starting spare", "info starting", "info cold", "s"),
+    ("start -> kernel_info_reply, claiming a spare warming up", "info starting", "info cold", "s"),
     ("restart -> kernel_info_reply, spares off", "info restart off", "info cold", "s"),
     ("restart -> kernel_info_reply, claiming a ready spare", "info restart on", "info cold", "s"),
     ("evcxr_jupyter: start -> kernel_info_reply", "evcxr info", "info cold", "s"),
@@ -167,7 +179,8 @@ FIGURES = [
     ("evcxr_jupyter: start -> first 1+1", "evcxr 1+1", "1+1 cold", "s"),
     ("start -> first prelude cell, cold (spares off)", "cell cold", "cell cold", "s"),
     ("start -> first prelude cell, from a ready spare", "cell ready", "cell cold", "s"),
-    ("start -> first prelude cell, from a starting spare", "cell starting", "cell cold", "s"),
+    ("start -> first prelude cell, from a spare warming up", "cell starting", "cell cold", "s"),
+    ("start -> first prelude cell, cold beside an unstarted spare", "cell unstarted", "cell cold", "s"),
     ("warm 1+1, spares off", "warm off", "warm off", "s"),
     ("warm 1+1, spares on, a spare starting beside it", "warm on", "warm off", "s"),
     ("evcxr_jupyter: warm 1+1", "evcxr warm", "warm off", "s"),

@@ -149,25 +149,26 @@ def test_a_starting_spare_is_stopped_while_any_kernels_cell_runs():
         stop_kernel(*owner)
 
 
-def test_a_kernel_claims_a_spare_still_starting_even_a_stopped_one():
-    """kernel_info is answered at once, by the spare, and the first cell waits
-    for its session."""
+def test_a_kernel_claims_a_spare_still_warming_up_even_a_stopped_one():
+    """A spare whose session has started is claimed while rust-analyzer still
+    warms up in it: kernel_info is answered at once, by the spare, and the
+    first cell runs in its session."""
     folder = new_folder()
     first = start_kernel(env=spares_env(folder))
     second = None
     try:
         wait_until(lambda: offer_says(folder, "warming") and spares_of(folder), 60, "the kernel to start a spare")
-        # While the first kernel's cell runs, the spare is stopped, still starting.
+        # While the first kernel's cell runs, the spare is stopped, still warming up.
         msg_id = first[1].execute("std::thread::sleep(std::time::Duration::from_secs(20));")
         wait_until(lambda: "T" in spares_of(folder).values(), 15, "the spare to be stopped")
         [spare] = spares_of(folder)
         second = start_kernel(env=spares_env(folder), warm=False)
         with pytest.raises(TimeoutError):
-            get_reply(first[1], msg_id, timeout=0.1)  # kernel_info came while the spare was stopped, still starting
+            get_reply(first[1], msg_id, timeout=0.1)  # kernel_info came while the spare was stopped, still warming up
         assert not offer_says(folder, "warming"), "the claimed spare still offers itself"
         reply, msgs = run(second[1], "1 + 1", timeout=FIRST_CELL_TIMEOUT)
         assert_ok(reply, msgs)
-        assert evaluator_of(second[1])[0] == spare, "the kernel did not take over the starting spare"
+        assert evaluator_of(second[1])[0] == spare, "the kernel did not take over the spare warming up"
         get_reply(first[1], msg_id, timeout=60)
     finally:
         for kernel in (second, first):

@@ -212,8 +212,12 @@ impl SpareSession for WaitingSession<'_> {
         }
     }
 
-    fn is_ready(&self) -> bool {
+    fn has_started(&self) -> bool {
         self.evaluator.as_ref().is_some_and(|evaluator| evaluator.is_started())
+    }
+
+    fn is_ready(&self) -> bool {
+        self.evaluator.as_ref().is_some_and(|evaluator| evaluator.is_warmed_up())
     }
 }
 

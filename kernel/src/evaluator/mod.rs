@@ -91,8 +91,10 @@ struct RunningCell {
     child: Mutex<Option<Arc<Mutex<Child>>>>,
     /// Set by a shutdown: a cell process it ends is not started again.
     shutting_down: AtomicBool,
-    /// Set once the session has started and warmed up (or failed to start).
+    /// Set once the session has started: cells run from here (or failed to start).
     started: AtomicBool,
+    /// Set once rust-analyzer has also warmed up (or the session failed to start).
+    warmed_up: AtomicBool,
 }
 
 pub struct EvcxrEvaluator {
@@ -135,9 +137,14 @@ impl EvcxrEvaluator {
         EvcxrEvaluator { jobs, cell, rustc_version, mpi, start_wait: Mutex::new(None), observer, release: AtomicBool::new(false) }
     }
 
-    /// Whether the session has finished starting, warm-up included (or failed to).
+    /// Whether the session has started (or failed to): a cell would run at once.
     pub fn is_started(&self) -> bool {
         self.cell.started.load(Ordering::SeqCst)
+    }
+
+    /// Whether the session has also warmed rust-analyzer up (or failed to start).
+    pub fn is_warmed_up(&self) -> bool {
+        self.cell.warmed_up.load(Ordering::SeqCst)
     }
 
     /// Waits for the session to finish starting; false when an interrupt came first.
@@ -295,6 +302,7 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: T
         Ok(session) => session,
         Err(message) => {
             cell.started.store(true, Ordering::SeqCst);
+            cell.warmed_up.store(true, Ordering::SeqCst);
             let error = CellError::Evaluator(message);
             for job in queue {
                 match job {
@@ -308,11 +316,12 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: T
             return None;
         }
     };
+    cell.started.store(true, Ordering::SeqCst);
     let warm_up_answers = session.warm_up.answers();
     loop {
         if session.warm_up.is_finished() {
             // A spare is offered as ready from here: its first cell finds the work done.
-            cell.started.store(true, Ordering::SeqCst);
+            cell.warmed_up.store(true, Ordering::SeqCst);
         }
         // The warm-up works only while the machine is quiet (no cell of any
         // kernel runs, nor has for a moment) and no request waits here: it

@@ -8,9 +8,11 @@
 //!
 //! The next kernel that Jupyter starts with the same kernel binary, prelude,
 //! working folder and environment (the same [`Slot`]) claims the spare, ready
-//! or still starting: it sends its connection file, and the spare binds the
-//! kernel's sockets at once and is the kernel from then on, at normal
-//! priority; its first cell waits for the session, as a cold kernel's does.
+//! or with its session started and rust-analyzer still warming up: it sends
+//! its connection file, and the spare binds the kernel's sockets at once and
+//! is the kernel from then on, at normal priority. A spare whose session has
+//! not started yet is left alone: the kernel starts cold, which is never
+//! slower.
 //! The process Jupyter started stays as its stand-in: it copies the spare's
 //! log to its own stderr ([`LogRelay`]) and ends when the spare does. The
 //! spare ends when its stand-in does: the socket between them is their

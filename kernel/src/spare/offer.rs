@@ -1,7 +1,8 @@
 //! A spare's side of the hand-over: its place in the slot, and the claims it
 //! answers. The offer file, locked while the spare holds the place, says what
-//! the spare is doing (`waiting` to start its session, `warming`, `ready` or
-//! `claimed`) and its pid.
+//! the spare is doing (`waiting` to start its session, `starting` it,
+//! `warming` rust-analyzer up with the session started, `ready` or `claimed`)
+//! and its pid.
 
 use super::{Slot, quiet};
 use std::fs::{File, OpenOptions};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 /// The spare's answer to a claim it took.
 pub(super) const TAKEN: &str = "taken";
 pub(super) const WAITING: &str = "waiting";
+pub(super) const STARTING: &str = "starting";
 const WARMING: &str = "warming";
 const READY: &str = "ready";
 const CLAIMED: &str = "claimed";
@@ -43,6 +45,9 @@ pub trait SpareSession {
     /// Starts the session (called once: when the machine is quiet, or when a
     /// kernel claims the spare first).
     fn start(&mut self);
+    /// Whether the session has started: a claiming kernel's cell runs at once.
+    fn has_started(&self) -> bool;
+    /// Whether it has also warmed up.
     fn is_ready(&self) -> bool;
 }
 
@@ -87,15 +92,19 @@ impl<'slot> Offer<'slot> {
         session: &mut dyn SpareSession,
         mut take_over: impl FnMut(&Claim) -> Result<(), String>,
     ) -> Option<UnixStream> {
-        let (mut started, mut ready) = (false, false);
+        let (mut started, mut warming, mut ready) = (false, false, false);
         let mut unused_since = None;
         loop {
             if !started && quiet::is_quiet(&self.slot.dir) {
                 session.start();
                 started = true;
+                let _ = self.say(STARTING);
+            }
+            if started && !warming && session.has_started() {
+                warming = true;
                 let _ = self.say(WARMING);
             }
-            if started && !ready && session.is_ready() {
+            if warming && !ready && session.is_ready() {
                 ready = true;
                 let _ = self.say(READY);
             }
@@ -151,12 +160,12 @@ pub(super) fn offer_state(offer: &Path) -> Option<(String, u32)> {
     Some((state.to_owned(), pid.parse().ok()?))
 }
 
-/// The pids of the spares in `folder` that are starting or waiting to (not ready, not claimed).
+/// The pids of the spares in `folder` that are starting, warming up or waiting to (not ready, not claimed).
 pub(super) fn warming_spares(folder: &Path) -> Vec<u32> {
     let offers = std::fs::read_dir(folder).into_iter().flatten().flatten().filter(|entry| entry.path().extension().is_some_and(|e| e == "offer"));
     offers
         .filter_map(|entry| offer_state(&entry.path()))
-        .filter(|(state, _)| [WAITING, WARMING].contains(&state.as_str()))
+        .filter(|(state, _)| [WAITING, STARTING, WARMING].contains(&state.as_str()))
         .map(|(_, pid)| pid)
         .collect()
 }
@@ -186,6 +195,8 @@ fn read_line(stream: &mut UnixStream) -> Option<String> {
 mod tests {
     use super::*;
     use crate::spare::slot::tests::slot_in;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A session that is ready as soon as it starts.
     #[derive(Default)]
@@ -194,6 +205,9 @@ mod tests {
     impl SpareSession for Instant {
         fn start(&mut self) {
             self.0 = true;
+        }
+        fn has_started(&self) -> bool {
+            self.0
         }
         fn is_ready(&self) -> bool {
             self.0
@@ -224,7 +238,7 @@ mod tests {
                 });
                 (lifeline.is_some(), claimed)
             });
-            while offer_state(&slot.file("offer")).is_none_or(|(state, _)| state == WAITING) {
+            while offer_state(&slot.file("offer")).is_none_or(|(state, _)| [WAITING, STARTING].contains(&state.as_str())) {
                 std::thread::sleep(Duration::from_millis(10));
             }
             let lifeline = slot.claim(&connection).expect("the spare answers");
@@ -233,6 +247,47 @@ mod tests {
             assert_eq!(claimed, [connection.canonicalize().unwrap()], "only the kernel still waiting is served");
             assert!(slot.claim(&connection).is_none(), "a claimed spare is gone from the slot");
             assert!(warming_spares(&slot.dir).is_empty());
+            drop(lifeline);
+        });
+    }
+
+    /// A session that has begun and is up only when the test says so.
+    struct Gated(Arc<AtomicBool>);
+
+    impl SpareSession for Gated {
+        fn start(&mut self) {}
+        fn has_started(&self) -> bool {
+            self.0.load(Ordering::SeqCst)
+        }
+        fn is_ready(&self) -> bool {
+            false
+        }
+    }
+
+    fn wait_for_state(slot: &Slot, wanted: &str) {
+        while offer_state(&slot.file("offer")).is_none_or(|(state, _)| state != wanted) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_spare_is_claimed_only_once_its_session_has_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = slot_in(dir.path(), &Vec::new());
+        let connection = dir.path().join("kernel.json");
+        std::fs::write(&connection, "{}").unwrap();
+        let _kernel = slot.in_use();
+        let session_up = Arc::new(AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            let offer = Offer::take(&slot).unwrap();
+            let mut session = Gated(session_up.clone());
+            let spare = scope.spawn(move || offer.wait_for_claim(Duration::from_secs(60), &mut session, |_| Ok(())).is_some());
+            wait_for_state(&slot, STARTING);
+            assert!(slot.claim(&connection).is_none(), "a spare whose session is still starting is left alone");
+            session_up.store(true, Ordering::SeqCst);
+            wait_for_state(&slot, WARMING);
+            let lifeline = slot.claim(&connection).expect("a spare warming up is claimed");
+            assert!(spare.join().unwrap());
             drop(lifeline);
         });
     }

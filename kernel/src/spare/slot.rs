@@ -70,14 +70,14 @@ impl Slot {
         self.dir.join(format!("{}.{extension}", self.key))
     }
 
-    /// Hands `connection_file` to the slot's spare, ready or still starting;
-    /// returns the lifeline to the spare, now the kernel, or `None` when
-    /// there is no spare to take it. A spare that has not begun its session
-    /// is left for the next kernel: taking it would only add the hand-over
-    /// to a cold start.
+    /// Hands `connection_file` to the slot's spare, ready or still warming
+    /// up; returns the lifeline to the spare, now the kernel, or `None` when
+    /// there is no spare to take it. A spare whose session has not started
+    /// yet is left for the next kernel: taking it would only add the
+    /// hand-over to a cold start.
     pub fn claim(&self, connection_file: &Path) -> Option<UnixStream> {
-        if offer::offer_state(&self.file("offer")).is_some_and(|(state, _)| state == offer::WAITING) {
-            tracing::info!("the spare session has not begun yet; starting a session of its own");
+        if offer::offer_state(&self.file("offer")).is_some_and(|(state, _)| [offer::WAITING, offer::STARTING].contains(&state.as_str())) {
+            tracing::info!("the spare session has not started yet; starting a session of its own");
             return None;
         }
         let mut stream = UnixStream::connect(self.file("sock")).ok()?;
