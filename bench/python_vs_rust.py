@@ -9,7 +9,7 @@ beside it. Each Python variant runs in this process (with a process pool
 where the course uses processes); a variant whose package is missing is
 skipped, with the line that installs it. Each Rust counterpart runs as a
 notebook cell would, in one rustpar kernel (spares off): once with the
-cells' default build profile (checked: opt-level 2 with overflow checks) and
+cells' default build profile (checked: opt-level 3 with overflow checks) and
 once after `:release on` (as `cargo build --release`); the prelude and its
 dependencies build as for a release either way. Every figure is a median after half a
 second of warm-up: of N runs for Python, of 11 for Rust (its runs take
@@ -167,8 +167,10 @@ RUST_WORK = {
 PROGRAM_WORK = ["loops", "long loops, 2 threads", "long loops, one thread", "fib"]
 # rustc's flags for the cells' two profiles (see HOW_IT_WORKS.md, "Start-up").
 PROGRAM_PROFILES = {
-    "checked": ["-C", "opt-level=2", "-C", "overflow-checks=on"],
+    "checked": ["-C", "opt-level=3", "-C", "overflow-checks=on"],
     "release": ["-C", "opt-level=3"],
+    # The checked profile as the cells were built until 2026-12-06, for what opt-level 3 gained.
+    "checked at opt-level 2": ["-C", "opt-level=2", "-C", "overflow-checks=on"],
 }
 
 
@@ -262,11 +264,14 @@ def main():
         python_cell = f"{seconds:9.4f}" if seconds is not None else f"{'skipped':>9}"
         missing = f"  ({variant} needs its package: {INSTALL})" if seconds is None else ""
         print(f"{label:40} {variant:22} {python_cell} {cells(seconds, checked)}    {cells(seconds, release)}  {goal}{missing}")
-    programs = {profile: program_figures(profile) for profile in rust}
+    programs = {profile: program_figures(profile) for profile in [*rust, "checked at opt-level 2"]}
     print("The same Rust built by rustc as a program of its own (no kernel), in this run; ratio: the cell's time / the program's")
     for key in ("loops", "fib"):
         print(f"{key:40} " + "    ".join(
             f"{profile} {programs[profile][key].seconds:.4f} s, cell {rust[profile][key].seconds / programs[profile][key].seconds:.2f}×" for profile in rust))
+    before = programs["checked at opt-level 2"]
+    print("The checked profile at opt-level 2 (the cells' until 2026-12-06), as a program: " + ", ".join(
+        f"{key} {before[key].seconds:.4f} s ({before[key].seconds / programs['checked'][key].seconds:.2f}× opt-level 3's)" for key in ("loops", "fib")))
     for profile in rust:
         in_cell, as_program = efficiency(rust[profile]), efficiency(programs[profile])
         print(f"2-thread parallel efficiency of the Rust loops (100M each), {profile} profile: "

@@ -72,7 +72,7 @@ pub trait Interpreter: Send + Sync + 'static {
 /// How cells are compiled: what `:release on|off` switches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildProfile {
-    /// The default: opt-level 2 with overflow checks, so that an overflow
+    /// The default: opt-level 3 with overflow checks, so that an overflow
     /// panics, but without the debug assertions of evcxr's dev profile,
     /// which run inside ndarray's and rayon's generic code in a cell's loops.
     Checked,
@@ -92,7 +92,7 @@ impl BuildProfile {
     /// For `:timing`'s line.
     pub fn short(self) -> &'static str {
         match self {
-            BuildProfile::Checked => "checked profile (opt-level 2, overflow checks)",
+            BuildProfile::Checked => "checked profile (opt-level 3, overflow checks)",
             BuildProfile::Release => "release profile (opt-level 3, no checks)",
         }
     }
@@ -101,7 +101,7 @@ impl BuildProfile {
     pub fn described(self) -> &'static str {
         match self {
             BuildProfile::Checked => {
-                "with the course's checked profile (the default): opt-level 2 with overflow checks, so an arithmetic overflow stops the cell with a panic, and without debug assertions (`:release on` builds like `cargo build --release`)"
+                "with the course's checked profile (the default): opt-level 3 with overflow checks, so an arithmetic overflow stops the cell with a panic, and without debug assertions (`:release on` builds like `cargo build --release`)"
             }
             BuildProfile::Release => {
                 "like `cargo build --release`: opt-level 3, without debug assertions or overflow checks, so an overflowing integer wraps around silently (`:release off` brings the checks back)"

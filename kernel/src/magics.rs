@@ -44,7 +44,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         usage: ":release [on|off]",
-        help: "Build the cells that follow like `cargo build --release` (on: opt-level 3, no overflow checks) or with the checked profile (off, the default: opt-level 2, overflow checks); alone, say which",
+        help: "Build the cells that follow like `cargo build --release` (on: opt-level 3, no overflow checks) or with the checked profile (off, the default: opt-level 3, overflow checks); alone, say which",
         scope: Scope::Line,
     },
     Command { usage: ":doc NAME", help: "Show the documentation of NAME (a type, function or method) in the pager", scope: Scope::Line },

@@ -290,7 +290,7 @@ type Template = Option<(PathBuf, Option<PathBuf>)>;
 /// evcxr writes.
 fn profile_commands(profile: BuildProfile) -> String {
     let (opt_level, overflow_checks) = match profile {
-        BuildProfile::Checked => (2, true),
+        BuildProfile::Checked => (3, true),
         BuildProfile::Release => (3, false),
     };
     format!(":opt {opt_level}\n:build_env CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false\n:build_env CARGO_PROFILE_DEV_OVERFLOW_CHECKS={overflow_checks}")
