@@ -3,6 +3,9 @@ types of variables when the standard library's sources are missing."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 import helpers
@@ -161,6 +164,37 @@ def test_without_std_sources_rustc_names_the_types():
         assert "cell:2:" in strip_ansi("\n".join(error["traceback"])), error
     finally:
         stop_kernel(km, kc)
+
+
+NALGEBRA_CELL = """:dep nalgebra = { version = "0.34.2", default-features = false, features = ["std"] }
+use nalgebra::DMatrix;
+let design = DMatrix::from_element(2, 3, 1.0);
+let column = design.column(0).into_owned();"""
+
+
+def test_a_cold_session_types_a_dep_crates_values_without_rust_analyzer():
+    """rustc names `design` a `Matrix<f64, Dyn, Dyn, VecStorage<...>>` and
+    suggests no import for a crate that `:dep` added: the kernel finds the
+    names at the crate's root, so a cold first cell does not wait for
+    rust-analyzer (notebook 10's first cell took 19 s that way, 6 s now)."""
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryFile(mode="w+") as log:
+        km = KernelManager(kernel_name="rustpar")
+        km.start_kernel(stderr=log, env={**os.environ, "RUSTPAR_SPARE": "0", "RUSTPAR_LOG": "rustpar_kernel=debug"})
+        kc = km.client()
+        kc.start_channels()
+        try:
+            assert_ok(*run(kc, NALGEBRA_CELL, timeout=FIRST_CELL_TIMEOUT))
+            reply, msgs = run(kc, "(design.ncols(), column.len())")
+            assert result_text(msgs) == "(3, 2)", describe(reply, msgs)
+        finally:
+            stop_kernel(km, kc)
+        log.seek(0)
+        said = strip_ansi(log.read())
+    named = [line for line in said.splitlines() if "types named by rustc" in line]
+    assert named and '("design", "Matrix<f64, Dyn, Dyn,' in named[0], said[-3000:]
+    assert "the types rustc named do not compile" not in said, said[-3000:]
 
 
 def test_a_cold_sessions_first_cells_keep_their_variables_while_rust_analyzer_warms_up():

@@ -615,6 +615,7 @@ impl Session {
         mut types: Vec<(String, String)>,
         callbacks: &mut EvalCallbacks,
     ) -> Option<(String, Result<evcxr::EvalOutputs, evcxr::Error>)> {
+        let crates = type_hints::crates_named(code);
         // Each round qualifies at least one name, so the rounds end.
         loop {
             let annotated = type_hints::annotate(code, &types)?;
@@ -623,7 +624,7 @@ impl Session {
                 Err(evcxr::Error::CompilationErrors(errors)) => {
                     let mut qualified_any = false;
                     for (_, type_name) in &mut types {
-                        if let Some(qualified) = type_hints::qualify(type_name, &errors)
+                        if let Some(qualified) = type_hints::qualify(type_name, &errors, &crates)
                             && qualified != *type_name
                         {
                             *type_name = qualified;

@@ -88,19 +88,51 @@ fn writable(named: &str) -> Option<String> {
 }
 
 /// `type_name` with the names that did not resolve in the cell written as
-/// the paths rustc suggests importing them from: of several, the shortest (a
-/// crate re-exports its main types at its root: `nalgebra::Matrix`, not
-/// `nalgebra::base::Matrix`); `None` when a name has no suggestion.
-pub(crate) fn qualify(type_name: &str, errors: &[evcxr::CompilationError]) -> Option<String> {
+/// the paths rustc suggests importing them from (of several, the shortest: a
+/// crate re-exports its main types at its root, `nalgebra::Matrix`, not
+/// `nalgebra::base::Matrix`), or, where it suggests none, as found at the
+/// root of the first crate in `crates`; `None` when a name has neither.
+pub(crate) fn qualify(type_name: &str, errors: &[evcxr::CompilationError], crates: &[String]) -> Option<String> {
     let mut qualified = type_name.to_owned();
     for error in errors.iter().filter(|error| error.level() == "error") {
         let rendered = error.rendered();
-        let missing = rendered.strip_prefix("error[")?.split_once("cannot find type `")?.1.split('`').next()?;
-        let paths = rendered.lines().filter_map(|line| line.split_once("+ use ")?.1.strip_suffix(';'));
-        let path = paths.map(|path| path.strip_prefix("crate::").unwrap_or(path)).min_by_key(|path| path.matches("::").count())?;
-        qualified = replace_name(&qualified, missing, path);
+        let (missing, path) = import_path(&rendered, crates)?;
+        qualified = replace_name(&qualified, missing, &path);
     }
     Some(qualified)
+}
+
+/// The name rustc's error `rendered` could not find, and the path to write it with.
+fn import_path<'a>(rendered: &'a str, crates: &[String]) -> Option<(&'a str, String)> {
+    let missing = rendered.strip_prefix("error[")?.split_once("cannot find type `")?.1.split('`').next()?;
+    let suggested = rendered.lines().filter_map(|line| line.split_once("+ use ")?.1.strip_suffix(';'));
+    let shortest = suggested.map(|path| path.strip_prefix("crate::").unwrap_or(path)).min_by_key(|path| path.matches("::").count());
+    // rustc suggests no import from a crate that `:dep` added.
+    let path = shortest.map(str::to_owned).or_else(|| Some(format!("{}::{missing}", crates.first()?)))?;
+    Some((missing, path))
+}
+
+/// The crates a cell adds with `:dep` and names first in its `use` lines, in
+/// the cell's order: where rustc suggests no import for a type, it is likely
+/// at the root of one of them.
+pub(crate) fn crates_named(code: &str) -> Vec<String> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut crates: Vec<String> = Vec::new();
+    for line in code.lines().map(str::trim_start) {
+        let name = if let Some(path) = line.strip_prefix("use ") {
+            path.trim_start_matches("::").split(|c: char| !is_ident(c)).next()
+        } else {
+            line.strip_prefix(":dep ").and_then(|dep| dep.trim_start().split(|c: char| !is_ident(c) && c != '-').next())
+        };
+        if let Some(name) = name.map(|name| name.replace('-', "_"))
+            && !name.is_empty()
+            && !["std", "core", "alloc", "crate", "self", "super"].contains(&name.as_str())
+            && !crates.contains(&name)
+        {
+            crates.push(name);
+        }
+    }
+    crates
 }
 
 /// `text` with every `name` that is a whole, unqualified path segment replaced by `path`.
@@ -227,6 +259,17 @@ mod tests {
     #[test]
     fn each_probe_names_its_own_variable() {
         assert_eq!(probe("let a = 1;\na", &["a".to_owned(), "b".to_owned()]), "let a = 1;\na\n;\nlet () = a;\nlet () = b;");
+    }
+
+    #[test]
+    fn a_name_rustc_suggests_no_import_for_is_looked_for_in_the_cells_crates() {
+        let suggested = "error[E0412]: cannot find type `HashMap` in this scope\nhelp: consider importing\n  |\n1 + use std::collections::HashMap;\n  |\n1 + use crate::x::y::HashMap;\n";
+        assert_eq!(import_path(suggested, &["nalgebra".to_owned()]), Some(("HashMap", "std::collections::HashMap".to_owned())));
+        let unsuggested = "error[E0425]: cannot find type `Matrix` in this scope\n = help: a type alias with a similar name exists\n";
+        assert_eq!(import_path(unsuggested, &["nalgebra".to_owned()]), Some(("Matrix", "nalgebra::Matrix".to_owned())));
+        assert_eq!(import_path(unsuggested, &[]), None);
+        let cell = ":dep nalgebra-sparse = \"0.10\"\nuse nalgebra::{DMatrix, DVector};\nuse std::fmt;\n  use ::rayon::prelude::*;\nlet user = 1;";
+        assert_eq!(crates_named(cell), ["nalgebra_sparse", "nalgebra", "rayon"].map(String::from));
     }
 
     #[test]
