@@ -32,12 +32,12 @@
 unsafe extern "C" {}
 
 pub use ndarray::parallel::prelude::par_azip;
-use rand_core::{Rng, SeedableRng};
-use rand_xoshiro::SplitMix64;
 pub use ndarray::{
     self, Array, Array1, Array2, Array3, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewMut, ArrayViewMut1, ArrayViewMut2, Axis, Ix1, Ix2, Ix3,
     IxDyn, ShapeBuilder, Zip, array, azip, s,
 };
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::SplitMix64;
 // The names rustc gives arrays (`ArrayBase<OwnedRepr<f64>, Dim<[usize; 2]>, f64>`
 // is an `Array2<f64>`), so that a cell can write what an error message says.
 pub use ndarray::{ArrayBase, Dim, IxDynImpl, OwnedRepr, ViewRepr};
