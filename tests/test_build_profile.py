@@ -47,3 +47,25 @@ def test_release_on_builds_the_cells_like_cargo_build_release_and_off_brings_the
     reply, msgs = run(kc, OVERFLOW)
     assert_error(reply, msgs, "Panic")
     assert reply["metadata"]["rustpar"]["profile"] == "checked"
+
+
+# Whether the cell was compiled with the vector instructions this processor has (x86-64), or "other".
+NATIVE = (
+    '#[cfg(target_arch = "x86_64")] let native = cfg!(target_feature = "avx2") == std::arch::is_x86_feature_detected!("avx2") '
+    '&& cfg!(target_feature = "avx512f") == std::arch::is_x86_feature_detected!("avx512f");\n'
+    '#[cfg(not(target_arch = "x86_64"))] let native = "other";\n'
+    "native"
+)
+
+
+def test_cells_are_compiled_for_this_machines_processor_under_both_profiles(kc):
+    """A cell runs where it is compiled, so it uses the processor's vector
+    instructions (numba does the same), whatever the profile."""
+    for profile in ("off", "on"):
+        assert_ok(*run(kc, f":release {profile}"))
+        reply, msgs = run(kc, NATIVE)
+        assert_ok(reply, msgs)
+        if result_text(msgs) == '"other"':
+            pytest.skip("not an x86-64 processor")
+        assert result_text(msgs) == "true", f":release {profile}: the cell was not compiled for this processor"
+    assert_ok(*run(kc, ":release off"))

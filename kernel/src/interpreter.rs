@@ -101,10 +101,10 @@ impl BuildProfile {
     pub fn described(self) -> &'static str {
         match self {
             BuildProfile::Checked => {
-                "with the course's checked profile (the default): opt-level 3 with overflow checks, so an arithmetic overflow stops the cell with a panic, and without debug assertions (`:release on` builds like `cargo build --release`)"
+                "with the course's checked profile (the default): opt-level 3 for this machine's processor with overflow checks, so an arithmetic overflow stops the cell with a panic, and without debug assertions (`:release on` builds like `cargo build --release`)"
             }
             BuildProfile::Release => {
-                "like `cargo build --release`: opt-level 3, without debug assertions or overflow checks, so an overflowing integer wraps around silently (`:release off` brings the checks back)"
+                "like `cargo build --release`: opt-level 3 for this machine's processor, without debug assertions or overflow checks, so an overflowing integer wraps around silently (`:release off` brings the checks back)"
             }
         }
     }

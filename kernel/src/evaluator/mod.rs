@@ -287,13 +287,16 @@ type Template = Option<(PathBuf, Option<PathBuf>)>;
 /// dependencies always build as for a release
 /// (`session_dir::DEPENDENCY_PROFILE`); these settings are the cell crate's
 /// own, and cargo lets its environment override the `[profile.dev]` that
-/// evcxr writes.
+/// evcxr writes. Either way a cell is compiled for this machine's processor
+/// (it runs where it is compiled; numba does the same): without it, LLVM
+/// vectorised the Monte Carlo π loop into emulated 64-bit multiplies and ran
+/// it 1.6 times slower than the scalar loop, and with it 2.3 times faster.
 fn profile_commands(profile: BuildProfile) -> String {
-    let (opt_level, overflow_checks) = match profile {
-        BuildProfile::Checked => (3, true),
-        BuildProfile::Release => (3, false),
-    };
-    format!(":opt {opt_level}\n:build_env CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false\n:build_env CARGO_PROFILE_DEV_OVERFLOW_CHECKS={overflow_checks}")
+    let overflow_checks = profile == BuildProfile::Checked;
+    format!(
+        ":opt 3\n:build_env CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false\n:build_env CARGO_PROFILE_DEV_OVERFLOW_CHECKS={overflow_checks}\n:build_env {}=-Ctarget-cpu=native",
+        evcxr::CELL_RUSTFLAGS_ENV
+    )
 }
 
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.

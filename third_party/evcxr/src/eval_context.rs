@@ -227,7 +227,9 @@ impl Config {
                 .arg("--message-format=json");
         }
 
-        if self.allow_static_linking && self.cache_bytes == 0 {
+        // rustpar: flags for the cell's crate alone are added by the wrapper.
+        let cell_flags = self.build_envs.contains_key(runtime::CELL_RUSTFLAGS_ENV);
+        if self.allow_static_linking && self.cache_bytes == 0 && !cell_flags {
             if let Some(sccache) = &self.sccache {
                 command.env("RUSTC_WRAPPER", sccache);
             }

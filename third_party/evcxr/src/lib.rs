@@ -36,7 +36,7 @@ pub use crate::eval_context::EvalCallbacks;
 pub use crate::eval_context::EvalContext;
 pub use crate::eval_context::EvalContextOutputs;
 pub use crate::eval_context::EvalOutputs;
-pub use crate::runtime::runtime_hook;
+pub use crate::runtime::{CELL_RUSTFLAGS_ENV, runtime_hook};
 pub use rust_analyzer::AnalysisJob;
 pub use rust_analyzer::Completions;
 

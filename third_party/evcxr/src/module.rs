@@ -312,6 +312,14 @@ pub(crate) fn wrap_rustc() {
 
 pub(crate) fn wrap_rustc_helper() -> Result<i32> {
     let mut command = rustc_command()?;
+    // rustpar: flags for the cell's own crate alone (`-Ctarget-cpu=native`):
+    // a cell runs where it is compiled, while the builds of its dependencies
+    // are saved and may be shared with other machines.
+    if execution_so_source(&command).is_some()
+        && let Ok(flags) = std::env::var(crate::runtime::CELL_RUSTFLAGS_ENV)
+    {
+        command.args(flags.split_whitespace());
+    }
 
     let cache_result = cache::access_cache(&command)?;
     if matches!(cache_result, CacheResult::Hit) {

@@ -18,6 +18,8 @@ pub(crate) const EVCXR_IS_RUNTIME_VAR: &str = "EVCXR_IS_RUNTIME";
 pub(crate) const EVCXR_EXECUTION_COMPLETE: &str = "EVCXR_EXECUTION_COMPLETE";
 pub(crate) const WRAP_RUSTC_ENV: &str = "EVCXR_RUSTC_WRAPPER";
 pub(crate) const FORCE_DYLIB_ENV: &str = "EVCXR_FORCE_DYLIB";
+/// rustc flags for the cell's crate and not its dependencies (rustpar).
+pub const CELL_RUSTFLAGS_ENV: &str = "EVCXR_CELL_RUSTFLAGS";
 
 /// Binaries can call this just after staring. If we detect that we're actually running as a
 /// subprocess, control will not return. There are two kinds of subprocesses that we may be acting
