@@ -10,7 +10,8 @@ where the course uses processes); a variant whose package is missing is
 skipped, with the line that installs it. Each Rust counterpart runs as a
 notebook cell would, in one rustpar kernel (spares off): once with the
 cells' default build profile (checked: opt-level 3 with overflow checks) and
-once after `:release on` (as `cargo build --release`); the prelude and its
+once after `:release on` (as `cargo build --release`), both for this
+machine's processor (`-Ctarget-cpu=native`, as numba compiles); the prelude and its
 dependencies build as for a release either way. Every figure is a median after half a
 second of warm-up: of N runs for Python, of 11 for Rust (its runs take
 milliseconds). A ratio is Python's time over Rust's: above 1, Rust is faster.
@@ -20,7 +21,9 @@ The work, as in the course (../shared/course/, lecture 003 and its labs):
   against 2 Rust threads (the Rust loop is notebook 01's: it reads its
   counter through `black_box`, so that the compiler cannot replace the loop
   by a formula);
-- fib(30) four times: CPython in 4 processes against 4 Rust threads;
+- fib(30) four times: CPython in 4 processes against 4 Rust threads, and
+  once on one core: the ratio of one core, which neither side's parallelism
+  changes, so that no build of fib exceeds it;
 - Monte Carlo π with 10 million samples: numba's `prange` against rayon;
 - 1000 x 1000 and 2000 x 2000 f64 matrix products: NumPy's `a @ b` against
   ndarray's `a.dot(&b)` (both in OpenBLAS on every core);
@@ -149,6 +152,8 @@ RUST_WORK = {
         "fn fib(n: u32) -> u64 { if n < 2 { n as u64 } else { fib(n - 1) + fib(n - 2) } }",
         "std::thread::scope(|s| { let threads: Vec<_> = (0..4).map(|_| s.spawn(|| fib(%d))).collect(); threads.into_iter().map(|t| t.join().unwrap()).sum::<u64>() })" % FIB_N,
     ),
+    # What one core does, without threads or processes: the machine's own ratio, which no build of fib exceeds.
+    "fib, one thread": (None, "fib(%d)" % FIB_N),
     "pi": (
         """fn hits_in_chunk(chunk: u64, samples: u64) -> u64 {
     let mut rng = SeededRng::new(1_000 + chunk);
@@ -164,7 +169,7 @@ RUST_WORK = {
 # The work that needs no prelude, also built as a program of its own: what
 # this machine gives the same code without a notebook (its 2-thread
 # efficiency in particular, which no kernel can raise).
-PROGRAM_WORK = ["loops", "long loops, 2 threads", "long loops, one thread", "fib"]
+PROGRAM_WORK = ["loops", "long loops, 2 threads", "long loops, one thread", "fib", "fib, one thread"]
 # rustc's flags for the cells' two profiles (see HOW_IT_WORKS.md, "Start-up").
 PROGRAM_PROFILES = {
     "checked": ["-C", "opt-level=3", "-C", "overflow-checks=on", "-C", "target-cpu=native"],
@@ -224,6 +229,7 @@ def main():
         python["loops"] = ("CPython, 2 processes", median_seconds(lambda: two.map(cpu_intensive_work, [LOOP_N, LOOP_N]), args.repeats))
     with multiprocessing.Pool(4) as four:
         python["fib"] = ("CPython, 4 processes", median_seconds(lambda: four.map(fib, [FIB_N] * 4), args.repeats))
+    python["fib, one thread"] = ("CPython, one process", median_seconds(lambda: fib(FIB_N), args.repeats))
     pi = numba_pi()
     python["pi"] = ("numba prange", median_seconds(pi, args.repeats) if pi else None)
     for n in (1000, 2000):
@@ -245,6 +251,7 @@ def main():
     rows = [
         ("two CPU-bound loops of 10M, 2 threads", "loops", "≥ 50×"),
         ("fib(30) four times, 4 threads", "fib", "≥ 50×"),
+        ("fib(30) once, one thread: a core's bound", "fib, one thread", "none"),
         ("Monte Carlo π, 10M samples, rayon", "pi", "≥ 2×"),
         ("1000×1000 f64 product, ndarray dot", "product 1000", "≥ 1×"),
         ("2000×2000 f64 product, ndarray dot", "product 2000", "≥ 1×"),
@@ -266,7 +273,7 @@ def main():
         print(f"{label:40} {variant:22} {python_cell} {cells(seconds, checked)}    {cells(seconds, release)}  {goal}{missing}")
     programs = {profile: program_figures(profile) for profile in [*rust, "checked at opt-level 2"]}
     print("The same Rust built by rustc as a program of its own (no kernel), in this run; ratio: the cell's time / the program's")
-    for key in ("loops", "fib"):
+    for key in ("loops", "fib", "fib, one thread"):
         print(f"{key:40} " + "    ".join(
             f"{profile} {programs[profile][key].seconds:.4f} s, cell {rust[profile][key].seconds / programs[profile][key].seconds:.2f}×" for profile in rust))
     before = programs["checked at opt-level 2"]
