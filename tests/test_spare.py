@@ -6,6 +6,9 @@ from __future__ import annotations
 import fcntl
 import glob
 import os
+import shutil
+import signal
+import subprocess
 import tempfile
 import time
 
@@ -147,6 +150,41 @@ def test_a_starting_spare_is_stopped_while_any_kernels_cell_runs():
     finally:
         stop_kernel(*bystander)
         stop_kernel(*owner)
+
+
+def process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(") ", 1)[1].split()[0]
+
+
+def test_a_spare_running_cargo_is_left_running_while_a_cell_runs():
+    """Stopped, a spare's cargo would keep its lock on cargo's package cache,
+    and the cell's own cargo (a cold session's start, a `:dep`) would wait for
+    it while the cell keeps the spare stopped: such a spare is left running.
+    Two stand-in spares, each leading its own process group, one of them
+    running a program named cargo."""
+    folder = new_folder()
+    km, kc = start_kernel(env={"RUSTPAR_SPARE": "0", "RUSTPAR_SPARE_DIR": folder})
+    tools = tempfile.mkdtemp(prefix="rustpar-fake-cargo-")
+    cargo = os.path.join(tools, "cargo")
+    os.symlink(shutil.which("sleep"), cargo)
+    with_cargo = subprocess.Popen([cargo, "60"], start_new_session=True)
+    without_cargo = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        for name, spare in (("with-cargo", with_cargo), ("without-cargo", without_cargo)):
+            with open(os.path.join(folder, f"{name}.offer"), "w") as offer:
+                offer.write(f"starting {spare.pid}\n")
+        msg_id = kc.execute("std::thread::sleep(std::time::Duration::from_secs(3));")
+        wait_until(lambda: process_state(without_cargo.pid) == "T", 30, "the spare without cargo to be stopped")
+        time.sleep(0.5)  # the kernel stops each spare and wakes it again at once if it runs cargo
+        assert process_state(without_cargo.pid) == "T", "the cell still runs"
+        assert process_state(with_cargo.pid) != "T", "the spare running cargo was stopped"
+        assert_ok(get_reply(kc, msg_id, timeout=60), [])
+    finally:
+        for spare in (with_cargo, without_cargo):
+            os.killpg(spare.pid, signal.SIGKILL)
+            spare.wait()
+        stop_kernel(km, kc)
 
 
 def test_a_kernel_claims_a_spare_still_warming_up_even_a_stopped_one():

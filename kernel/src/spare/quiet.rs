@@ -11,6 +11,9 @@
 //! does, so that a cell starting meanwhile stops them after the wake-up and
 //! not before. Cells run back to back (a notebook run from top to bottom, a
 //! student's quick edits) thus never share the machine with a working spare.
+//! One exception: a spare whose process group runs cargo is left running, at
+//! idle priority, since a stopped cargo would keep its lock on cargo's package
+//! cache and the cell's own cargo could wait for it for good.
 
 use super::offer;
 use std::fs::{File, OpenOptions};
@@ -43,7 +46,7 @@ impl Cells {
 
     pub fn cell_started(&self) {
         if self.lock.lock_shared().is_ok() {
-            signal_warming_spares(&self.folder, libc::SIGSTOP);
+            stop_warming_spares(&self.folder);
         }
     }
 
@@ -96,14 +99,61 @@ fn wake_spares_if_quiet(folder: &Path, quiet: Duration) {
 
 fn signal_warming_spares(folder: &Path, signal: libc::c_int) {
     for spare in offer::warming_spares(folder) {
-        // SAFETY: signals a spare's own process group (its session, which it leads).
-        unsafe { libc::kill(-(spare as libc::pid_t), signal) };
+        signal_group(spare, signal);
     }
+}
+
+/// Stops the warming spares, except those running cargo: stopped, cargo
+/// would keep holding the lock on cargo's package cache, and every other
+/// kernel's cargo (this cell's own, when it starts a session or adds a crate)
+/// would wait for it, while the cell keeps the spare stopped. Such a spare
+/// goes on at idle priority until the next cell stops it.
+fn stop_warming_spares(folder: &Path) {
+    for spare in offer::warming_spares(folder) {
+        signal_group(spare, libc::SIGSTOP);
+        // Checked once stopped, so that no cargo starts in between.
+        if group_runs_cargo(spare) {
+            tracing::debug!("spare {spare} runs cargo: left running");
+            signal_group(spare, libc::SIGCONT);
+        }
+    }
+}
+
+fn signal_group(spare: u32, signal: libc::c_int) {
+    // SAFETY: signals a spare's own process group (its session, which it leads).
+    unsafe { libc::kill(-(spare as libc::pid_t), signal) };
+}
+
+/// Whether a process of the process group `group` is cargo.
+fn group_runs_cargo(group: u32) -> bool {
+    let processes = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    processes.filter_map(|process| std::fs::read_to_string(process.path().join("stat")).ok()).any(|stat| {
+        let (name, group_of) = name_and_group(&stat).unzip();
+        name == Some("cargo") && group_of == Some(group)
+    })
+}
+
+/// A process's name and process group, from its `/proc/PID/stat` line:
+/// `pid (name) state ppid pgrp ...`; the name may hold spaces and parentheses.
+fn name_and_group(stat: &str) -> Option<(&str, u32)> {
+    let (_, rest) = stat.split_once(" (")?;
+    let (name, fields) = rest.rsplit_once(") ")?;
+    Some((name, fields.split(' ').nth(2)?.parse().ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_name_and_group_come_from_its_stat_line() {
+        assert_eq!(name_and_group("4242 (cargo) S 4200 4100 4100 0 -1"), Some(("cargo", 4100)));
+        assert_eq!(name_and_group("7 (a) b (c)) R 1 9 9 0"), Some(("a) b (c)", 9)));
+        assert_eq!(name_and_group("garbage"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        // SAFETY: getpgrp has no preconditions.
+        assert_eq!(name_and_group(&own).map(|(_, group)| group), Some(unsafe { libc::getpgrp() } as u32));
+    }
 
     #[test]
     fn a_cell_of_any_kernel_counts_until_the_last_ends() {
