@@ -214,12 +214,17 @@ mod tests {
         }
     }
 
+    /// A slot in `dir`, and a connection file for a kernel to claim its spare with.
+    fn slot_and_connection_file(dir: &Path) -> (Slot, PathBuf) {
+        let connection = dir.join("kernel.json");
+        std::fs::write(&connection, "{}").unwrap();
+        (slot_in(dir, &Vec::new()), connection)
+    }
+
     #[test]
     fn a_claim_reaches_the_waiting_spare_and_only_one_spare_waits() {
         let dir = tempfile::tempdir().unwrap();
-        let slot = slot_in(dir.path(), &Vec::new());
-        let connection = dir.path().join("kernel.json");
-        std::fs::write(&connection, "{}").unwrap();
+        let (slot, connection) = slot_and_connection_file(dir.path());
         std::thread::scope(|scope| {
             let offer = Offer::take(&slot).expect("the slot is free");
             assert!(Offer::take(&slot).is_none(), "a second spare must not wait in the same slot");
@@ -273,9 +278,7 @@ mod tests {
     #[test]
     fn a_spare_is_claimed_only_once_its_session_has_started() {
         let dir = tempfile::tempdir().unwrap();
-        let slot = slot_in(dir.path(), &Vec::new());
-        let connection = dir.path().join("kernel.json");
-        std::fs::write(&connection, "{}").unwrap();
+        let (slot, connection) = slot_and_connection_file(dir.path());
         let _kernel = slot.in_use();
         let session_up = Arc::new(AtomicBool::new(false));
         std::thread::scope(|scope| {
