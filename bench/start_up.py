@@ -47,7 +47,8 @@ total > 0.0"""
 
 
 WARM_CELLS = 5
-# Warm cells start this long after the kernel's first cell, spares on or off:
+# Warm cells start this long after the kernel's first cell, spares on or off
+# (and evcxr_jupyter's, alike):
 # the kernel's own rust-analyzer warm-up, which works in every quiet moment,
 # has then gone as far in both (warm cells ran ~7 % slower 2.5 s after the
 # first cell than right after it, spares off).
@@ -171,6 +172,7 @@ def measure(repeats, folder, with_evcxr):
             info, first, peer = started({}, "1+1", kernel_name="rust")
             add("evcxr info", info)
             add("evcxr 1+1", first)
+            time.sleep(SETTLE_S)
             add("evcxr warm", warm(peer))
             peer.stop(now=True)
     return {name: statistics.median(values) for name, values in rows.items()}
