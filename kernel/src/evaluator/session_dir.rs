@@ -70,7 +70,7 @@ pub struct SessionDir {
     /// Removed when the session ends (see the `Drop`).
     dir: PathBuf,
     /// Held (locked) for as long as the session lives.
-    _owner: File,
+    owner: File,
     /// A shared lock on the template the folder links to, which keeps it from being pruned.
     template_lock: OnceLock<File>,
 }
@@ -94,7 +94,7 @@ impl SessionDir {
         let dir = tempfile::Builder::new().prefix(SESSION_PREFIX).tempdir_in(parent)?;
         let owner = File::create(dir.path().join(OWNER_FILE))?;
         owner.lock()?;
-        Ok(SessionDir { dir: dir.keep(), _owner: owner, template_lock: OnceLock::new() })
+        Ok(SessionDir { dir: dir.keep(), owner, template_lock: OnceLock::new() })
     }
 
     pub fn path(&self) -> &Path {
@@ -196,7 +196,14 @@ impl Drop for SessionDir {
     /// next kernel.
     fn drop(&mut self) {
         let removing = self.dir.with_file_name(format!("{REMOVING_PREFIX}{}", self.dir.file_name().unwrap_or_default().to_string_lossy()));
-        let handed_over = std::fs::rename(&self.dir, &removing).is_ok()
+        let renamed = std::fs::rename(&self.dir, &removing).is_ok();
+        // Unlocked, not only closed: a child forked meanwhile (the `rm`
+        // below, or any other) shares the files until it runs its program.
+        let _ = self.owner.unlock();
+        if let Some(template) = self.template_lock.take() {
+            let _ = template.unlock();
+        }
+        let handed_over = renamed
             && Command::new("rm")
                 .arg("-rf")
                 .arg("--")
