@@ -112,11 +112,15 @@ fn import_path<'a>(rendered: &'a str, crates: &[String]) -> Option<(&'a str, Str
     Some((missing, path))
 }
 
+/// Whether `c` can be part of a Rust name.
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
 /// The crates a cell adds with `:dep` and names first in its `use` lines, in
 /// the cell's order: where rustc suggests no import for a type, it is likely
 /// at the root of one of them.
 pub(crate) fn crates_named(code: &str) -> Vec<String> {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
     let mut crates: Vec<String> = Vec::new();
     for line in code.lines().map(str::trim_start) {
         let name = if let Some(path) = line.strip_prefix("use ") {
@@ -137,7 +141,6 @@ pub(crate) fn crates_named(code: &str) -> Vec<String> {
 
 /// `text` with every `name` that is a whole, unqualified path segment replaced by `path`.
 fn replace_name(text: &str, name: &str, path: &str) -> String {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     for (at, _) in text.match_indices(name) {

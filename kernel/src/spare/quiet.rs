@@ -109,13 +109,18 @@ fn signal_warming_spares(folder: &Path, signal: libc::c_int) {
 /// would wait for it, while the cell keeps the spare stopped. Such a spare
 /// goes on at idle priority until the next cell stops it.
 fn stop_warming_spares(folder: &Path) {
-    for spare in offer::warming_spares(folder) {
+    let spares = offer::warming_spares(folder);
+    if spares.is_empty() {
+        return;
+    }
+    for &spare in &spares {
         signal_group(spare, libc::SIGSTOP);
-        // Checked once stopped, so that no cargo starts in between.
-        if group_runs_cargo(spare) {
-            tracing::debug!("spare {spare} runs cargo: left running");
-            signal_group(spare, libc::SIGCONT);
-        }
+    }
+    // Looked at once they are stopped, so that no cargo starts in between.
+    let running_cargo = groups_running_cargo();
+    for spare in spares.into_iter().filter(|spare| running_cargo.contains(spare)) {
+        tracing::debug!("spare {spare} runs cargo: left running");
+        signal_group(spare, libc::SIGCONT);
     }
 }
 
@@ -124,13 +129,11 @@ fn signal_group(spare: u32, signal: libc::c_int) {
     unsafe { libc::kill(-(spare as libc::pid_t), signal) };
 }
 
-/// Whether a process of the process group `group` is cargo.
-fn group_runs_cargo(group: u32) -> bool {
+/// The process groups in which a process is cargo.
+fn groups_running_cargo() -> Vec<u32> {
     let processes = std::fs::read_dir("/proc").into_iter().flatten().flatten();
-    processes.filter_map(|process| std::fs::read_to_string(process.path().join("stat")).ok()).any(|stat| {
-        let (name, group_of) = name_and_group(&stat).unzip();
-        name == Some("cargo") && group_of == Some(group)
-    })
+    let stats = processes.filter_map(|process| std::fs::read_to_string(process.path().join("stat")).ok());
+    stats.filter_map(|stat| name_and_group(&stat).filter(|(name, _)| *name == "cargo").map(|(_, group)| group)).collect()
 }
 
 /// A process's name and process group, from its `/proc/PID/stat` line:
