@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers import FIRST_CELL_TIMEOUT, assert_error, assert_ok, get_reply, result_text, run, start_kernel, stop_kernel
+from helpers import FIRST_CELL_TIMEOUT, assert_error, assert_ok, get_reply, result_text, run, start_kernel, stop_kernel, stream_text
 
 
 def waiting_spares(folder: str) -> list[str]:
@@ -243,6 +243,45 @@ def test_a_restart_claims_the_ready_spare_and_answers_at_once():
         assert evaluator_of(kc)[0] == spare, "the restarted kernel did not take over the ready spare"
     finally:
         stop_kernel(km, kc)
+
+
+def session_folder_of(pid: int) -> str:
+    """The session folder of process `pid`: the one whose owner file it holds."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if os.path.basename(target) == ".rustpar-owner":
+            return os.path.dirname(target)
+    raise AssertionError(f"process {pid} holds no session folder")
+
+
+def test_a_ready_spare_has_built_a_first_cell_and_kept_nothing_of_it():
+    """A spare builds a typical first cell before it is offered as ready, so
+    that rustc reuses that build for the first cell of the notebook that
+    claims it; the notebook sees nothing of it: no variable, no output, and
+    its first cell is number 1."""
+    folder = new_folder()
+    owner = start_kernel(env=spares_env(folder))
+    second = None
+    try:
+        wait_until(lambda: offer_says(folder, "ready") and spares_of(folder), 240, "a ready spare")
+        [spare] = spares_of(folder)
+        # The crate evcxr built last, before any kernel claimed the spare.
+        with open(os.path.join(session_folder_of(spare), "src", "lib.rs")) as built:
+            assert 'Plot::new("warm-up")' in built.read(), "the spare did not build a first cell ahead"
+        second = start_kernel(env=spares_env(folder), warm=False)
+        reply, msgs = run(second[1], "let rows = 2;\nrows", timeout=FIRST_CELL_TIMEOUT)
+        assert_ok(reply, msgs)
+        assert evaluator_of(second[1])[0] == spare, "the kernel did not take over the ready spare"
+        assert reply["content"]["execution_count"] == 1
+        assert [msg["msg_type"] for msg in msgs if msg["msg_type"] in ("display_data", "stream")] == []
+        reply, msgs = run(second[1], ":vars")
+        assert_ok(reply, msgs)
+        shown = stream_text(msgs) + str([msg["content"].get("data") for msg in msgs])
+        assert "rows" in shown and "grid" not in shown and "total" not in shown, shown
+    finally:
+        for kernel in (owner, second):
+            if kernel:
+                stop_kernel(*kernel)
 
 
 def warm_up_cpu_seconds(kernel_pid: int) -> float:

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use rustpar_kernel::config::{Config, Environment};
 use rustpar_kernel::dispatch::Kernel;
-use rustpar_kernel::evaluator::{EvcxrEvaluator, SessionDir, Toolchain, cell_process, openblas, std_sources, template_dir};
+use rustpar_kernel::evaluator::{Ahead, EvcxrEvaluator, SessionDir, Toolchain, cell_process, openblas, std_sources, template_dir};
 use rustpar_kernel::history::History;
 use rustpar_kernel::interpreter::Interpreter;
 use rustpar_kernel::kernelspec::{self, Location};
@@ -173,7 +173,7 @@ fn run(connection_file: &Path, config: &Config, environment: Environment) -> Res
     if let Some(slot) = slot {
         keeper.start_after_next_cell(slot, environment);
     }
-    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, keeper.clone()));
+    let evaluator = Arc::new(EvcxrEvaluator::start(session_dir, config, toolchain.version, keeper.clone(), Ahead::RustAnalyzer));
     let runtime = runtime()?;
     let served = runtime.block_on(async {
         let sockets = transport::serve(&info, &new_session_id()).await?;
@@ -208,7 +208,7 @@ struct WaitingSession<'a> {
 impl SpareSession for WaitingSession<'_> {
     fn start(&mut self) {
         if let Some((session_dir, config, version, keeper)) = self.to_start.take() {
-            self.evaluator = Some(Arc::new(EvcxrEvaluator::start(session_dir, config, version, keeper)));
+            self.evaluator = Some(Arc::new(EvcxrEvaluator::start(session_dir, config, version, keeper, Ahead::BuildAndRustAnalyzer)));
         }
     }
 

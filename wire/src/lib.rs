@@ -20,7 +20,7 @@ mod cell_code;
 pub mod rank_link;
 mod session_state;
 
-pub use cell_code::{ATTACH_CODE, ENTER_CELL_CODE, MPI_EPILOGUE, MPI_PROLOGUE, WARM_UP_STEPS, named_error, parse_named_error};
+pub use cell_code::{ATTACH_CODE, ENTER_CELL_CODE, MPI_EPILOGUE, MPI_PROLOGUE, WARM_UP_CELL, WARM_UP_STEPS, named_error, parse_named_error};
 pub use session_state::{SESSION_STATE_ENV, SESSION_STATE_LAYOUT, SessionState};
 
 /// The first byte of every rustpar protocol line.

@@ -32,7 +32,7 @@ use crossbeam_channel::{Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext};
 use extra_crates::ExtraCrates;
 use output_router::OutputRouter;
-use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure};
+use rustpar_wire::{ATTACH_CODE, ENTER_CELL_CODE, Failure, WARM_UP_CELL};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::process::Child;
@@ -113,7 +113,8 @@ impl EvcxrEvaluator {
     /// Starts the evaluator thread, building in `dir` with the prelude and
     /// cache folder of `config`; the context and prelude load in the
     /// background. `observer` hears when each cell starts and ends.
-    pub fn start(dir: SessionDir, config: &Config, rustc_version: String, observer: Arc<dyn CellObserver>) -> EvcxrEvaluator {
+    /// `ahead` says what the session prepares for its first cell.
+    pub fn start(dir: SessionDir, config: &Config, rustc_version: String, observer: Arc<dyn CellObserver>, ahead: Ahead) -> EvcxrEvaluator {
         let (jobs, queue) = crossbeam_channel::unbounded();
         let cell = Arc::new(RunningCell::default());
         let worker_cell = cell.clone();
@@ -125,7 +126,7 @@ impl EvcxrEvaluator {
         std::thread::Builder::new()
             .name("rustpar-evaluator".into())
             .spawn(move || {
-                let shutdown = serve(queue, &worker_cell, &dir, template, &*worker_observer);
+                let shutdown = serve(queue, &worker_cell, &dir, template, &*worker_observer, ahead);
                 // The folder goes before the shutdown is confirmed: the process may end right after.
                 drop(dir);
                 if let Some(done) = shutdown {
@@ -280,6 +281,17 @@ struct Session {
     warm_up: WarmUp,
 }
 
+/// What a session prepares for its first cell while the machine is quiet.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ahead {
+    /// rust-analyzer's warm-up (see [`warm_up`]): a kernel's own session,
+    /// whose first cell may come at any moment and must not wait for a build.
+    RustAnalyzer,
+    /// Also the build of [`WARM_UP_CELL`], first: a spare's session, which no
+    /// cell waits for (a claim that comes during that build waits for it).
+    BuildAndRustAnalyzer,
+}
+
 /// The prelude, and where its saved build is (or will be) kept.
 type Template = Option<(PathBuf, Option<PathBuf>)>;
 
@@ -291,16 +303,24 @@ type Template = Option<(PathBuf, Option<PathBuf>)>;
 /// (it runs where it is compiled; numba does the same): without it, LLVM
 /// vectorised the Monte Carlo π loop into emulated 64-bit multiplies and ran
 /// it 1.6 times slower than the scalar loop, and with it 2.3 times faster.
+/// Nor does a cell go through rustc's local ThinLTO across its 16 codegen
+/// units: it took 0.4 s of a 1.1 s compile of a cell using rayon, ndarray and
+/// a plot, and left less of the previous cell's build to reuse (0.63 s for
+/// the next such cell without it, 1.1 s with), while the course's loops, fib
+/// and Monte Carlo π ran no slower (`bench/warm_cell.py` measures both).
 fn profile_commands(profile: BuildProfile) -> String {
     let overflow_checks = profile == BuildProfile::Checked;
     format!(
-        ":opt 3\n:build_env CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false\n:build_env CARGO_PROFILE_DEV_OVERFLOW_CHECKS={overflow_checks}\n:build_env {}=-Ctarget-cpu=native",
+        ":opt 3\n:build_env CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false\n:build_env CARGO_PROFILE_DEV_OVERFLOW_CHECKS={overflow_checks}\n:build_env {}={CELL_RUSTFLAGS}",
         evcxr::CELL_RUSTFLAGS_ENV
     )
 }
 
+/// rustc's flags for a cell's own crate (see [`profile_commands`]).
+const CELL_RUSTFLAGS: &str = "-Ctarget-cpu=native -Clto=off";
+
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.
-fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template, machine: &dyn CellObserver) -> Option<Sender<()>> {
+fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template, machine: &dyn CellObserver, ahead: Ahead) -> Option<Sender<()>> {
     let mut session = match Session::start(cell, dir, template) {
         Ok(session) => session,
         Err(message) => {
@@ -321,26 +341,35 @@ fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: T
     };
     cell.started.store(true, Ordering::SeqCst);
     let warm_up_answers = session.warm_up.answers();
+    // Until the first request: a build for a first cell is no use after it.
+    let mut build_ahead = ahead == Ahead::BuildAndRustAnalyzer;
     loop {
-        if session.warm_up.is_finished() {
+        let warmed_up = session.warm_up.is_finished() && !build_ahead;
+        if warmed_up {
             // A spare is offered as ready from here: its first cell finds the work done.
             cell.warmed_up.store(true, Ordering::SeqCst);
         }
         // The warm-up works only while the machine is quiet (no cell of any
         // kernel runs, nor has for a moment) and no request waits here: it
-        // never competes with a cell, nor delays one.
-        let check_machine = match session.warm_up.is_finished() {
+        // never competes with a cell, nor delays one (but for the build,
+        // which a spare's claim may find under way).
+        let check_machine = match warmed_up {
             true => crossbeam_channel::never(),
             false => crossbeam_channel::after(WARM_UP_CHECK),
         };
         crossbeam_channel::select! {
             recv(check_machine) -> _ => match machine.machine_is_quiet() {
+                true if build_ahead => {
+                    build_ahead = false;
+                    session.build_warm_up_cell(cell);
+                }
                 true => session.hand_warm_up_step(),
                 false => session.stop_warm_up(),
             },
             recv(warm_up_answers) -> finished => session.warm_up.step_ended(finished.unwrap_or(false)),
             recv(queue) -> job => {
                 if !matches!(job, Ok(Job::Shutdown { .. })) {
+                    build_ahead = false;
                     session.stop_warm_up();
                 }
                 match job {
@@ -453,6 +482,19 @@ impl Session {
                 tracing::warn!("rust-analyzer could not take a warm-up step: {error}");
                 self.warm_up.skip_step();
             }
+        }
+    }
+
+    /// Builds and runs [`WARM_UP_CELL`] as a cell, its outputs discarded;
+    /// not in a session without the prelude, whose warning the first cell shows.
+    fn build_warm_up_cell(&mut self, cell: &RunningCell) {
+        if self.attach.is_none() {
+            return;
+        }
+        let clock = Instant::now();
+        match self.execute(WARM_UP_CELL, Arc::new(Discard), cell).outcome {
+            Ok(_) => tracing::info!("built a first cell ahead in {:?}", clock.elapsed()),
+            Err(error) => tracing::warn!("could not build a first cell ahead: {}", error.evalue()),
         }
     }
 
