@@ -320,7 +320,14 @@ fn profile_commands(profile: BuildProfile) -> String {
 const CELL_RUSTFLAGS: &str = "-Ctarget-cpu=native -Clto=off";
 
 /// Serves jobs until a shutdown, whose confirmation it returns unsent.
-fn serve(queue: Receiver<Job>, cell: &RunningCell, dir: &SessionDir, template: Template, machine: &dyn CellObserver, ahead: Ahead) -> Option<Sender<()>> {
+fn serve(
+    queue: Receiver<Job>,
+    cell: &RunningCell,
+    dir: &SessionDir,
+    template: Template,
+    machine: &dyn CellObserver,
+    ahead: Ahead,
+) -> Option<Sender<()>> {
     let mut session = match Session::start(cell, dir, template) {
         Ok(session) => session,
         Err(message) => {
