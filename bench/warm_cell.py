@@ -14,10 +14,18 @@ in the kernel's own build folder, is built by hand the way evcxr builds it:
 What is left of the kernel's figure is evcxr's own work (rust-analyzer reading
 the cell, writing the crate, loading the library) and the Jupyter round trip.
 Every figure is a median over N runs.
+
+Last, a warm cell that uses rayon, ndarray and a plot (a new seed each time,
+so that it is built again), and the course's Monte Carlo π timed inside a
+cell, under the kernel's flags for a cell's crate and under the same flags
+with rustc's local ThinLTO (its default at opt-level 3, which the kernel
+turns off), in alternating blocks of cells in the same session; the ratios
+are against ThinLTO.
 """
 
 import argparse
 import itertools
+import json
 import os
 import re
 import shlex
@@ -26,7 +34,13 @@ import statistics
 import subprocess
 import time
 
-from rustpar_client import Kernel, describe, run_timed
+from python_vs_rust import RUST_RUNS, RUST_WORK, TIMED, WARM_UP_S
+from rustpar_client import Kernel, describe, result_text, run, run_timed
+from start_up import FIRST_CELL
+
+# The kernel's rustc flags for a cell's crate (`CELL_RUSTFLAGS` in
+# kernel/src/evaluator/mod.rs), and the same with rustc's local ThinLTO.
+CELL_FLAGS = {"the kernel's (no ThinLTO)": "-Ctarget-cpu=native -Clto=off", "with local ThinLTO": "-Ctarget-cpu=native"}
 
 
 def start_kernel():
@@ -52,10 +66,22 @@ def session_dir(kernel_pid):
     raise SystemExit("could not find the kernel's build folder")
 
 
-def evcxr_environment():
-    """The environment evcxr gives cargo for a cell."""
+def evcxr_environment(kernel_pid):
+    """The environment evcxr gives cargo for a cell of the kernel's checked
+    profile: the kernel's binary wraps rustc to add the cell's flags."""
     rustc = subprocess.run(["rustup", "which", "rustc"], capture_output=True, text=True).stdout.strip() or shutil.which("rustc")
-    return {**os.environ, "CARGO_TARGET_DIR": "target", "CARGO_BUILD_BUILD_DIR": "target", "RUSTC": rustc, "RUSTFLAGS": "-Cprefer-dynamic"}
+    return {
+        **os.environ,
+        "CARGO_TARGET_DIR": "target",
+        "CARGO_BUILD_BUILD_DIR": "target",
+        "RUSTC": rustc,
+        "RUSTFLAGS": "-Cprefer-dynamic",
+        "CARGO_PROFILE_DEV_DEBUG_ASSERTIONS": "false",
+        "CARGO_PROFILE_DEV_OVERFLOW_CHECKS": "true",
+        "RUSTC_WRAPPER": os.readlink(f"/proc/{kernel_pid}/exe"),
+        "EVCXR_RUSTC_WRAPPER": "1",
+        "EVCXR_CELL_RUSTFLAGS": CELL_FLAGS["the kernel's (no ThinLTO)"],
+    }
 
 
 def host_target():
@@ -84,8 +110,9 @@ def measure_kernel(client, repeats):
     return {linker: statistics.median(values) for linker, values in seconds.items()}
 
 
-def measure_builds(directory, repeats):
-    environment = evcxr_environment()
+def measure_builds(kernel_pid, repeats):
+    directory = session_dir(kernel_pid)
+    environment = evcxr_environment(kernel_pid)
     cargo = ["cargo", "build", "--target", host_target(), "--message-format=json"]
     source = os.path.join(directory, "src", "lib.rs")
     original = open(source).read()
@@ -111,6 +138,25 @@ def measure_builds(directory, repeats):
             file.write(original)
 
 
+def measure_thin_lto(client, repeats):
+    """{flags: (median seconds of the prelude cell, median seconds of π's work)}."""
+    pi_items, pi_work = RUST_WORK["pi"]
+    run_cell(client, pi_items)
+    seeds = itertools.count(100)
+    cell, pi = ({name: [] for name in CELL_FLAGS} for _ in range(2))
+    for _ in range(3):
+        for name, flags in CELL_FLAGS.items():
+            run_cell(client, f":build_env EVCXR_CELL_RUSTFLAGS={flags}")
+            # New flags start rustc's incremental cache afresh: one cell fills it.
+            run_cell(client, FIRST_CELL.replace("7)", f"{next(seeds)})"))
+            for _ in range(max(1, repeats // 3)):
+                cell[name].append(run_cell(client, FIRST_CELL.replace("7)", f"{next(seeds)})")))
+            reply, msgs = run(client, TIMED.format(runs=RUST_RUNS, work=pi_work, warm_up=WARM_UP_S), timeout=600)
+            pi[name].extend(json.loads(result_text(msgs).strip('"')))
+    run_cell(client, f":build_env EVCXR_CELL_RUSTFLAGS={CELL_FLAGS[next(iter(CELL_FLAGS))]}")
+    return {name: (statistics.median(cell[name]), statistics.median(pi[name])) for name in CELL_FLAGS}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=11)
@@ -119,7 +165,8 @@ def main():
     try:
         run_cell(client, "1+1")  # the first cell pays for the start
         kernel = measure_kernel(client, args.repeats)
-        builds = measure_builds(session_dir(manager.provisioner.process.pid), args.repeats)
+        builds = measure_builds(manager.provisioner.process.pid, args.repeats)
+        lto = measure_thin_lto(client, args.repeats)
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
@@ -133,6 +180,11 @@ def main():
         print(f"{name:46} {seconds * 1000:6.0f}ms")
     rest = kernel["system"] - builds["cargo building the cell"]
     print(f"{'evcxr and the Jupyter round trip (the rest)':46} {rest * 1000:6.0f}ms")
+    print()
+    print(f"{'cell flags':28} {'rayon, ndarray, plot cell':>26} {'Monte Carlo π (run)':>26}")
+    base_cell, base_pi = lto["with local ThinLTO"]
+    for name, (cell, pi) in lto.items():
+        print(f"{name:28} {cell * 1000:9.0f}ms ({cell / base_cell:.2f}x)      {pi * 1000:9.2f}ms ({pi / base_pi:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -304,10 +304,11 @@ type Template = Option<(PathBuf, Option<PathBuf>)>;
 /// vectorised the Monte Carlo π loop into emulated 64-bit multiplies and ran
 /// it 1.6 times slower than the scalar loop, and with it 2.3 times faster.
 /// Nor does a cell go through rustc's local ThinLTO across its 16 codegen
-/// units: it took 0.4 s of a 1.1 s compile of a cell using rayon, ndarray and
-/// a plot, and left less of the previous cell's build to reuse (0.63 s for
-/// the next such cell without it, 1.1 s with), while the course's loops, fib
-/// and Monte Carlo π ran no slower (`bench/warm_cell.py` measures both).
+/// units, which took 0.4 s of a 1 s compile of a cell using rayon, ndarray
+/// and a plot, and kept rustc from reusing the previous cell's build: warm,
+/// such a cell compiles in 0.56-0.62 s without it and 0.96-1.04 s with,
+/// while the course's loops, fib and Monte Carlo π run as fast (within
+/// 5 %, this machine's noise); `bench/warm_cell.py` measures both.
 fn profile_commands(profile: BuildProfile) -> String {
     let overflow_checks = profile == BuildProfile::Checked;
     format!(
