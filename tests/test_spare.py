@@ -157,31 +157,42 @@ def process_state(pid: int) -> str:
         return stat.read().rsplit(") ", 1)[1].split()[0]
 
 
-def test_a_spare_running_cargo_is_left_running_while_a_cell_runs():
+def test_a_spare_whose_cargo_holds_the_package_cache_is_left_running_while_a_cell_runs():
     """Stopped, a spare's cargo would keep its lock on cargo's package cache,
     and the cell's own cargo (a cold session's start, a `:dep`) would wait for
     it while the cell keeps the spare stopped: such a spare is left running.
-    Two stand-in spares, each leading its own process group, one of them
-    running a program named cargo."""
+    A cargo that builds holds only a shared lock, which no other cargo waits
+    for, and is stopped like any spare. Three stand-in spares, each leading
+    its own process group: programs named cargo with cargo's lock file
+    `.package-cache` open, with `.package-cache-mutate` open, and a plain one."""
     folder = new_folder()
     km, kc = start_kernel(env={"RUSTPAR_SPARE": "0", "RUSTPAR_SPARE_DIR": folder})
     tools = tempfile.mkdtemp(prefix="rustpar-fake-cargo-")
     cargo = os.path.join(tools, "cargo")
     os.symlink(shutil.which("sleep"), cargo)
-    with_cargo = subprocess.Popen([cargo, "60"], start_new_session=True)
-    without_cargo = subprocess.Popen(["sleep", "60"], start_new_session=True)
+
+    def cargo_holding(lock_file: str) -> subprocess.Popen:
+        with open(os.path.join(tools, lock_file), "w") as lock:
+            return subprocess.Popen([cargo, "60"], start_new_session=True, pass_fds=[lock.fileno()])
+
+    spares = {
+        "holding-the-cache": cargo_holding(".package-cache"),
+        "building": cargo_holding(".package-cache-mutate"),
+        "without-cargo": subprocess.Popen(["sleep", "60"], start_new_session=True),
+    }
     try:
-        for name, spare in (("with-cargo", with_cargo), ("without-cargo", without_cargo)):
+        for name, spare in spares.items():
             with open(os.path.join(folder, f"{name}.offer"), "w") as offer:
                 offer.write(f"starting {spare.pid}\n")
         msg_id = kc.execute("std::thread::sleep(std::time::Duration::from_secs(3));")
-        wait_until(lambda: process_state(without_cargo.pid) == "T", 30, "the spare without cargo to be stopped")
-        time.sleep(0.5)  # the kernel stops each spare and wakes it again at once if it runs cargo
-        assert process_state(without_cargo.pid) == "T", "the cell still runs"
-        assert process_state(with_cargo.pid) != "T", "the spare running cargo was stopped"
+        wait_until(lambda: process_state(spares["without-cargo"].pid) == "T", 30, "the spare without cargo to be stopped")
+        time.sleep(0.5)  # the kernel stops each spare and wakes it again at once if its cargo holds the cache
+        assert process_state(spares["without-cargo"].pid) == "T", "the cell still runs"
+        assert process_state(spares["building"].pid) == "T", "a building cargo was left running"
+        assert process_state(spares["holding-the-cache"].pid) != "T", "the spare holding cargo's package cache was stopped"
         assert_ok(get_reply(kc, msg_id, timeout=60), [])
     finally:
-        for spare in (with_cargo, without_cargo):
+        for spare in spares.values():
             os.killpg(spare.pid, signal.SIGKILL)
             spare.wait()
         stop_kernel(km, kc)

@@ -11,9 +11,9 @@
 //! does, so that a cell starting meanwhile stops them after the wake-up and
 //! not before. Cells run back to back (a notebook run from top to bottom, a
 //! student's quick edits) thus never share the machine with a working spare.
-//! One exception: a spare whose process group runs cargo is left running, at
-//! idle priority, since a stopped cargo would keep its lock on cargo's package
-//! cache and the cell's own cargo could wait for it for good.
+//! One exception: a spare whose cargo holds cargo's package cache is left
+//! running, at idle priority, since stopped it would keep that lock and the
+//! cell's own cargo could wait for it for good.
 
 use super::offer;
 use std::fs::{File, OpenOptions};
@@ -103,11 +103,12 @@ fn signal_warming_spares(folder: &Path, signal: libc::c_int) {
     }
 }
 
-/// Stops the warming spares, except those running cargo: stopped, cargo
-/// would keep holding the lock on cargo's package cache, and every other
-/// kernel's cargo (this cell's own, when it starts a session or adds a crate)
-/// would wait for it, while the cell keeps the spare stopped. Such a spare
-/// goes on at idle priority until the next cell stops it.
+/// Stops the warming spares, except those whose cargo holds cargo's package
+/// cache: stopped, it would keep that lock, and every other kernel's cargo
+/// (this cell's own, when it starts a session or adds a crate) would wait for
+/// it, while the cell keeps the spare stopped. Such a spare goes on at idle
+/// priority until the next cell stops it. A cargo that only builds (a
+/// spare's first cell built ahead) holds no such lock, and is stopped.
 fn stop_warming_spares(folder: &Path) {
     let spares = offer::warming_spares(folder);
     if spares.is_empty() {
@@ -116,10 +117,10 @@ fn stop_warming_spares(folder: &Path) {
     for &spare in &spares {
         signal_group(spare, libc::SIGSTOP);
     }
-    // Looked at once they are stopped, so that no cargo starts in between.
-    let running_cargo = groups_running_cargo();
-    for spare in spares.into_iter().filter(|spare| running_cargo.contains(spare)) {
-        tracing::debug!("spare {spare} runs cargo: left running");
+    // Looked at once they are stopped, so that no cargo takes the lock in between.
+    let holding = groups_holding_the_package_cache();
+    for spare in spares.into_iter().filter(|spare| holding.contains(spare)) {
+        tracing::debug!("spare {spare} holds cargo's package cache: left running");
         signal_group(spare, libc::SIGCONT);
     }
 }
@@ -129,11 +130,24 @@ fn signal_group(spare: u32, signal: libc::c_int) {
     unsafe { libc::kill(-(spare as libc::pid_t), signal) };
 }
 
-/// The process groups in which a process is cargo.
-fn groups_running_cargo() -> Vec<u32> {
+/// The process groups in which a cargo has `$CARGO_HOME/.package-cache`
+/// open: cargo opens it to lock the cache alone (to resolve, download or
+/// clean) and closes it when it lets go. A build holds only a shared lock on
+/// `.package-cache-mutate`, which no other build waits for.
+fn groups_holding_the_package_cache() -> Vec<u32> {
     let processes = std::fs::read_dir("/proc").into_iter().flatten().flatten();
-    let stats = processes.filter_map(|process| std::fs::read_to_string(process.path().join("stat")).ok());
-    stats.filter_map(|stat| name_and_group(&stat).filter(|(name, _)| *name == "cargo").map(|(_, group)| group)).collect()
+    let cargos = processes.filter_map(|process| {
+        let stat = std::fs::read_to_string(process.path().join("stat")).ok()?;
+        name_and_group(&stat).filter(|(name, _)| *name == "cargo").map(|(_, group)| (process.path(), group))
+    });
+    cargos.filter(|(process, _)| holds_the_package_cache(process)).map(|(_, group)| group).collect()
+}
+
+fn holds_the_package_cache(process: &Path) -> bool {
+    let open_files = std::fs::read_dir(process.join("fd")).into_iter().flatten().flatten();
+    open_files
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|file| file.file_name().and_then(|name| name.to_str()) == Some(".package-cache"))
 }
 
 /// A process's name and process group, from its `/proc/PID/stat` line:
@@ -156,6 +170,19 @@ mod tests {
         let own = std::fs::read_to_string("/proc/self/stat").unwrap();
         // SAFETY: getpgrp has no preconditions.
         assert_eq!(name_and_group(&own).map(|(_, group)| group), Some(unsafe { libc::getpgrp() } as u32));
+    }
+
+    #[test]
+    fn a_process_holds_the_package_cache_while_it_has_a_lock_file_open() {
+        let cargo_home = tempfile::tempdir().unwrap();
+        let own = Path::new("/proc/self");
+        assert!(!holds_the_package_cache(own));
+        let shared = File::create(cargo_home.path().join(".package-cache-mutate")).unwrap();
+        assert!(!holds_the_package_cache(own), "a build's shared lock");
+        let lock = File::create(cargo_home.path().join(".package-cache")).unwrap();
+        assert!(holds_the_package_cache(own));
+        drop((lock, shared));
+        assert!(!holds_the_package_cache(own));
     }
 
     #[test]
