@@ -73,6 +73,8 @@ pub struct SessionDir {
     owner: File,
     /// A shared lock on the template the folder links to, which keeps it from being pruned.
     template_lock: OnceLock<File>,
+    /// When the folder was laid out from that template.
+    laid_out_at: OnceLock<SystemTime>,
 }
 
 impl SessionDir {
@@ -94,7 +96,7 @@ impl SessionDir {
         let dir = tempfile::Builder::new().prefix(SESSION_PREFIX).tempdir_in(parent)?;
         let owner = File::create(dir.path().join(OWNER_FILE))?;
         owner.lock()?;
-        Ok(SessionDir { dir: dir.keep(), owner, template_lock: OnceLock::new() })
+        Ok(SessionDir { dir: dir.keep(), owner, template_lock: OnceLock::new(), laid_out_at: OnceLock::new() })
     }
 
     pub fn path(&self) -> &Path {
@@ -122,6 +124,7 @@ impl SessionDir {
             return false;
         }
         let _ = self.template_lock.set(marker);
+        let _ = self.laid_out_at.set(SystemTime::now());
         true
     }
 
@@ -140,6 +143,11 @@ impl SessionDir {
             return;
         }
         let _ = std::fs::remove_file(staging.path().join(OWNER_FILE));
+        if let Some(laid_out_at) = self.laid_out_at.get() {
+            for stale in incremental_caches_unused_since(self.path(), *laid_out_at) {
+                let _ = std::fs::remove_dir_all(staging.path().join(stale));
+            }
+        }
         // `cp -a` kept the session folder's old times: mark when it was saved.
         if std::fs::write(staging.path().join(SAVED_MARKER), "").is_err() {
             return;
@@ -152,6 +160,31 @@ impl SessionDir {
             }
         }
     }
+}
+
+/// rustc's incremental caches (`target/**/incremental/<crate>-<id>`) in
+/// `folder` that no build has written to since `since`: those of crates built
+/// before (another version of the prelude, another dependency set). Each
+/// template would otherwise carry all its predecessors' (550 MB and 1,650
+/// files after a day of editing the prelude, copied into every session).
+fn incremental_caches_unused_since(folder: &Path, since: SystemTime) -> Vec<PathBuf> {
+    let targets = ["target/debug/incremental".to_owned()].into_iter().chain(
+        std::fs::read_dir(folder.join("target"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|target| format!("target/{}/debug/incremental", target.file_name().to_string_lossy())),
+    );
+    let mut stale = Vec::new();
+    for incremental in targets {
+        for cache in std::fs::read_dir(folder.join(&incremental)).into_iter().flatten().flatten() {
+            let written = cache.metadata().and_then(|metadata| metadata.modified());
+            if written.is_ok_and(|written| written <= since) {
+                stale.push(Path::new(&incremental).join(cache.file_name()));
+            }
+        }
+    }
+    stale
 }
 
 /// Templates are about 400 MB each; older ones only serve as seeds.
@@ -260,7 +293,8 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
 
 /// What a template holds, counted: templates of an older count are built again.
 /// 2: checked builds of the dependencies as a session has them.
-const TEMPLATE_CONTENTS: u32 = 2;
+/// 3: without older builds' incremental caches.
+const TEMPLATE_CONTENTS: u32 = 3;
 
 /// The template's folder under `cache` (the cache folder, see
 /// [`Config::cache_dir`](crate::config::Config)): a key of the kernel
@@ -417,7 +451,10 @@ mod tests {
         std::fs::write(first.path().join("Cargo.lock"), "locked").unwrap();
         std::fs::write(deps.join("librayon-1.rlib"), "rayon").unwrap();
         std::fs::write(deps.join("libctx.so"), "cell").unwrap();
+        let incremental = Path::new("target/x86_64-unknown-linux-gnu/debug/incremental");
+        std::fs::create_dir_all(first.path().join(incremental).join("ctx-old/s-1")).unwrap();
         first.save_as_template(&template);
+        assert!(template.join(incremental).join("ctx-old").is_dir(), "a session laid out from no template keeps its caches");
 
         let second = session_in(sessions.path());
         assert_eq!(second.fill_from_template(template_for("1.0")), None);
@@ -436,8 +473,12 @@ mod tests {
         let third = session_in(sessions.path());
         let newer = third.fill_from_template(template_for("2.0")).expect("no template for this rustc yet");
         std::fs::write(third.path().join("Cargo.lock"), "again").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::create_dir_all(third.path().join(incremental).join("ctx-new/s-2")).unwrap();
         third.save_as_template(&newer);
         assert!(!newer.join("target/debug/deps/librayon-1.rlib").is_symlink());
+        assert!(newer.join(incremental).join("ctx-new/s-2").is_dir(), "the caches this session's builds wrote are kept");
+        assert!(!newer.join(incremental).join("ctx-old").exists(), "older builds' caches are left out");
         let builds = template.parent().unwrap();
         assert_eq!(templates_newest_first(builds), [newer.clone(), template.clone()]);
         let fourth = session_in(sessions.path());
