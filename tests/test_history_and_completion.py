@@ -172,11 +172,9 @@ let design = DMatrix::from_element(2, 3, 1.0);
 let column = design.column(0).into_owned();"""
 
 
-def test_a_cold_session_types_a_dep_crates_values_without_rust_analyzer():
-    """rustc names `design` a `Matrix<f64, Dyn, Dyn, VecStorage<...>>` and
-    suggests no import for a crate that `:dep` added: the kernel finds the
-    names at the crate's root, so a cold first cell does not wait for
-    rust-analyzer (notebook 10's first cell took 19 s that way, 6 s now)."""
+def kernel_debug_log(cells: list[tuple[str, str | None]]) -> str:
+    """Runs `cells` (code, expected result) in a new kernel without spares
+    and returns its debug log."""
     from jupyter_client.manager import KernelManager
 
     with tempfile.TemporaryFile(mode="w+") as log:
@@ -185,15 +183,37 @@ def test_a_cold_session_types_a_dep_crates_values_without_rust_analyzer():
         kc = km.client()
         kc.start_channels()
         try:
-            assert_ok(*run(kc, NALGEBRA_CELL, timeout=FIRST_CELL_TIMEOUT))
-            reply, msgs = run(kc, "(design.ncols(), column.len())")
-            assert result_text(msgs) == "(3, 2)", describe(reply, msgs)
+            for code, expected in cells:
+                reply, msgs = run(kc, code, timeout=FIRST_CELL_TIMEOUT)
+                assert_ok(reply, msgs)
+                if expected is not None:
+                    assert result_text(msgs) == expected, describe(reply, msgs)
         finally:
             stop_kernel(km, kc)
         log.seek(0)
-        said = strip_ansi(log.read())
+        return strip_ansi(log.read())
+
+
+def test_a_cold_session_types_a_dep_crates_values_without_rust_analyzer():
+    """rustc names `design` a `Matrix<f64, Dyn, Dyn, VecStorage<...>>` and
+    suggests no import for a crate that `:dep` added: the kernel finds the
+    names at the crate's root, so a cold first cell does not wait for
+    rust-analyzer (notebook 10's first cell took 19 s that way, 6 s now)."""
+    said = kernel_debug_log([(NALGEBRA_CELL, None), ("(design.ncols(), column.len())", "(3, 2)")])
     named = [line for line in said.splitlines() if "types named by rustc" in line]
     assert named and '("design", "Matrix<f64, Dyn, Dyn,' in named[0], said[-3000:]
+    assert "the types rustc named do not compile" not in said, said[-3000:]
+
+
+def test_a_cold_session_types_the_values_of_a_crate_the_kernel_added():
+    """`linalg` (rustpar-linalg, added by the kernel when a cell names it) is
+    imported under another name: rustc calls its factorisation `Cholesky`,
+    which the kernel finds at the added crate's root (notebook 06's
+    Cholesky cell waited 10 s for rust-analyzer without)."""
+    cell = "let factors = linalg::Cholesky::new(&array![[4.0, 2.0], [2.0, 3.0]]).unwrap();\nlet x = factors.solve_vector(&array![2.0, 1.0]);"
+    said = kernel_debug_log([("1 + 1", "2"), (cell, None), ("format!(\"{:.2} {:.2}\", x[0], x[1])", '"0.50 0.00"')])
+    named = [line for line in said.splitlines() if "types named by rustc" in line]
+    assert named and '("factors", "Cholesky")' in named[-1], said[-3000:]
     assert "the types rustc named do not compile" not in said, said[-3000:]
 
 

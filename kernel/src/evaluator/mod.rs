@@ -276,6 +276,9 @@ struct Session {
     build_dir: PathBuf,
     /// The crates besides the prelude; on-demand ones leave the list once added.
     extra: ExtraCrates,
+    /// The on-demand crates added so far, as code names them (`rustpar_linalg`):
+    /// where rustc names a type of theirs without its path, it is at their root.
+    added_crates: Vec<String>,
     /// The saved build's lock file: its versions are what the saved build holds.
     saved_lock: Option<Vec<u8>>,
     warm_up: WarmUp,
@@ -420,6 +423,7 @@ impl Session {
             warning: None,
             build_dir: dir.path().to_owned(),
             extra,
+            added_crates: Vec::new(),
             saved_lock: locked_versions.clone(),
             warm_up: WarmUp::start(),
         };
@@ -442,7 +446,8 @@ impl Session {
         if let Some(locked) = locked_versions {
             let _ = std::fs::write(dir.path().join("Cargo.lock"), locked);
         }
-        let setup = format!(":dep rustpar = {{ path = {:?} }}\nuse rustpar::prelude::*;\n{ATTACH_CODE}", prelude.display());
+        let prelude_dep = format!(":dep rustpar = {{ path = {:?} }}", prelude.display());
+        let setup = format!("{prelude_dep}\nuse rustpar::prelude::*;\n{ATTACH_CODE}");
         if let Err(error) = session.context.execute(&setup) {
             // A session without the prelude is still a Rust session: say why and go on.
             session.warning = Some(format!(
@@ -454,17 +459,36 @@ impl Session {
         session.attach = Some(ATTACH_CODE.to_owned());
         tracing::info!("prelude loaded after {:?}", clock.elapsed());
         if let Some(template) = template_to_save {
-            // Checked builds too, for rustc to name types (`type_hints`): of
-            // the dependencies as a session has them, before the extra crates
-            // change their features.
-            let _ = session.context.check(&type_hints::probe("let checked = 0;", &["checked".to_owned()]));
+            // Checked builds too, for rustc to name types (`type_hints`).
+            let probe = type_hints::probe("let checked = 0;", &["checked".to_owned()]);
+            let _ = session.context.check(&probe);
             // The extra crates are built into the template too, but not into
-            // every session's dependencies (see `extra_crates`).
+            // every session's dependencies (see `extra_crates`): each with the
+            // prelude alone, as a session adds it. Added one after the other,
+            // their features would add up (faer turns on `num-complex/std`,
+            // which ndarray uses) into builds that no session has, and a
+            // session adding one crate would build ndarray and the prelude again.
             let deps: Vec<String> = session.extra.all_deps().collect();
-            for dep in deps {
-                if let Err(error) = session.context.execute(&format!(":dep {dep}")) {
+            let mut locked = std::fs::read(dir.path().join("Cargo.lock")).unwrap_or_default();
+            for dep in &deps {
+                // Cargo drops the versions of the crates a build does not use; they are kept for the next.
+                let built = session.context.execute(":clear").and_then(|_| {
+                    session_dir::restore_locked_versions(dir.path(), &locked);
+                    session.context.execute(&format!("{prelude_dep}\n:dep {dep}"))?;
+                    session.context.check(&probe).map(drop)
+                });
+                if let Err(error) = built {
                     tracing::warn!("could not precompile `{dep}` into the template: {error}");
                 }
+                session_dir::restore_locked_versions(dir.path(), &locked);
+                locked = std::fs::read(dir.path().join("Cargo.lock")).unwrap_or(locked);
+            }
+            if !deps.is_empty() {
+                // Back to the prelude alone, as every session starts.
+                if let Err(error) = session.context.execute(":clear").and_then(|_| session.context.execute(&setup)) {
+                    tracing::warn!("could not load the prelude again after the extra crates: {error}");
+                }
+                session_dir::restore_locked_versions(dir.path(), &locked);
             }
             dir.save_as_template(&template);
         }
@@ -599,7 +623,10 @@ impl Session {
                 session_dir::restore_locked_versions(&self.build_dir, saved);
             }
             match self.context.execute(&crate_.setup) {
-                Ok(_) => tracing::info!("added `{}` for this cell in {:?}", crate_.name, clock.elapsed()),
+                Ok(_) => {
+                    tracing::info!("added `{}` for this cell in {:?}", crate_.name, clock.elapsed());
+                    self.added_crates.push(crate_.name.replace('-', "_"));
+                }
                 Err(error) => sink.emit(Output::Text {
                     stream: Stream::Stderr,
                     text: format!(
@@ -668,7 +695,8 @@ impl Session {
         mut types: Vec<(String, String)>,
         callbacks: &mut EvalCallbacks,
     ) -> Option<(String, Result<evcxr::EvalOutputs, evcxr::Error>)> {
-        let crates = type_hints::crates_named(code);
+        let mut crates = type_hints::crates_named(code);
+        crates.extend(self.added_crates.iter().cloned());
         // Each round qualifies at least one name, so the rounds end.
         loop {
             let annotated = type_hints::annotate(code, &types)?;

@@ -293,7 +293,8 @@ fn templates_newest_first(builds: &Path) -> Vec<PathBuf> {
 
 /// What a template holds, counted: templates of an older count are built again.
 /// 2: checked builds of the dependencies as a session has them.
-/// 3: without older builds' incremental caches.
+/// 3: without older builds' incremental caches; each extra crate built (and
+/// checked) with the prelude alone, as a session adds it.
 const TEMPLATE_CONTENTS: u32 = 3;
 
 /// The template's folder under `cache` (the cache folder, see
