@@ -1,7 +1,7 @@
 """The course's Python examples against their Rust counterparts, in one run
 on one machine (issue "The Rust side at the hardware's speed").
 
-    .venv/bin/pip install -r bench/requirements.txt   # NumPy and numba
+    .venv/bin/pip install -r bench/requirements.txt   # NumPy, SciPy and numba
     .venv/bin/python bench/python_vs_rust.py [--repeats N]
 
 Run it on a quiet machine: nothing else running, no spare or other kernel
@@ -27,6 +27,11 @@ The work, as in the course (../shared/course/, lecture 003 and its labs):
 - Monte Carlo π with 10 million samples: numba's `prange` against rayon;
 - 1000 x 1000 and 2000 x 2000 f64 matrix products: NumPy's `a @ b` against
   ndarray's `a.dot(&b)` (both in OpenBLAS on every core);
+- notebook 06's factorisations: a Cholesky factorisation of a 400 x 400
+  matrix and its solve for 200 right-hand sides (SciPy's `cho_factor` and
+  `cho_solve`, LAPACK in OpenBLAS), and the eigenvalues of 48 symmetric
+  60 x 60 matrices (NumPy's `eigvalsh`), against `linalg` (faer) and, in the
+  same kernel, nalgebra;
 - the 2-thread parallel efficiency of the Rust loops (1 thread against 2, on
   loops of 100 million, long enough to time).
 
@@ -123,6 +128,33 @@ def numpy_product(n: int) -> Callable[[], object] | None:
     return lambda: a @ b
 
 
+def guyan_system(np):
+    """Notebook 06's K_ss (banded, symmetric positive definite) and a K_sm."""
+    n = 400
+    k_ss = sum(value * np.eye(n, k=k) for k, value in ((0, 10.0), (1, -2.0), (-1, -2.0), (2, -1.0), (-2, -1.0)))
+    return k_ss, np.random.default_rng(11).random((n, 200))
+
+
+def scipy_cholesky_solve() -> Callable[[], object] | None:
+    try:
+        import numpy as np
+        from scipy.linalg import cho_factor, cho_solve
+    except ImportError:
+        return None
+    k_ss, k_sm = guyan_system(np)
+    return lambda: cho_solve(cho_factor(k_ss, lower=True), k_sm)
+
+
+def numpy_eigenvalues() -> Callable[[], object] | None:
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    rng = np.random.default_rng(6)
+    matrices = [a + a.T for a in (rng.random((60, 60)) for _ in range(48))]
+    return lambda: [np.linalg.eigvalsh(m) for m in matrices]
+
+
 # ----- Rust, as a cell writes it: each cell times its own work -----
 
 TIMED = """let warm_up = std::time::Instant::now();
@@ -136,6 +168,8 @@ let times: Vec<f64> = (0..{runs}).map(|_| {{
 }}).collect();
 format!("{{:?}}", times)"""
 
+# The line that adds nalgebra, as the prelude's Cargo.toml lists it (built ahead).
+NALGEBRA = ':dep nalgebra = { version = "0.34.2", default-features = false, features = ["std"] }'
 RUST_WORK = {
     "loops": (
         # As notebook 01 writes it.
@@ -163,6 +197,23 @@ RUST_WORK = {
     ),
     "product 1000": ("let (pa, pb) = (random_array((1000, 1000), 4), random_array((1000, 1000), 5));", "pa.dot(&pb)"),
     "product 2000": ("let (qa, qb) = (random_array((2000, 2000), 4), random_array((2000, 2000), 5));", "qa.dot(&qb)"),
+    "cholesky": (
+        "let k_ss = Array2::from_shape_fn((400, 400), |(i, j)| match i.abs_diff(j) { 0 => 10.0, 1 => -2.0, 2 => -1.0, _ => 0.0 });\n"
+        "let k_sm = random_array((400, 200), 11);",
+        "linalg::Cholesky::new(&k_ss).unwrap().solve(&k_sm)",
+    ),
+    "cholesky, nalgebra": (
+        NALGEBRA + "\nlet (nk_ss, nk_sm) = (nalgebra::DMatrix::from_fn(400, 400, |i, j| k_ss[[i, j]]), nalgebra::DMatrix::from_fn(400, 200, |i, j| k_sm[[i, j]]));",
+        "nk_ss.clone().cholesky().unwrap().solve(&nk_sm)",
+    ),
+    "eigenvalues": (
+        "let symmetric: Vec<Array2<f64>> = (0..48).map(|d| { let a = random_array((60, 60), d); &a + &a.t() }).collect();",
+        "symmetric.iter().map(|m| linalg::eigvalsh(m).unwrap()).collect::<Vec<_>>()",
+    ),
+    "eigenvalues, nalgebra": (
+        NALGEBRA + "\nlet nsymmetric: Vec<nalgebra::DMatrix<f64>> = symmetric.iter().map(|m| nalgebra::DMatrix::from_fn(60, 60, |i, j| m[[i, j]])).collect();",
+        "nsymmetric.iter().map(|m| nalgebra::SymmetricEigen::new(m.clone()).eigenvalues).collect::<Vec<_>>()",
+    ),
 }
 
 
@@ -235,6 +286,9 @@ def main():
     for n in (1000, 2000):
         product = numpy_product(n)
         python[f"product {n}"] = ("NumPy a @ b", median_seconds(product, args.repeats) if product else None)
+    cholesky, eigenvalues = scipy_cholesky_solve(), numpy_eigenvalues()
+    python["cholesky"] = python["cholesky, nalgebra"] = ("SciPy cho_factor/solve", median_seconds(cholesky, args.repeats) if cholesky else None)
+    python["eigenvalues"] = python["eigenvalues, nalgebra"] = ("NumPy eigvalsh", median_seconds(eigenvalues, args.repeats) if eigenvalues else None)
 
     rust: dict[str, dict[str, RustFigure]] = {}
     kernel = Kernel.start({"RUSTPAR_SPARE": "0"}, kernel_name=args.kernel)
@@ -255,6 +309,10 @@ def main():
         ("Monte Carlo π, 10M samples, rayon", "pi", "≥ 2×"),
         ("1000×1000 f64 product, ndarray dot", "product 1000", "≥ 1×"),
         ("2000×2000 f64 product, ndarray dot", "product 2000", "≥ 1×"),
+        ("Cholesky 400², 200 right-hand sides, linalg", "cholesky", "≥ 1×"),
+        ("  the same with nalgebra", "cholesky, nalgebra", "none"),
+        ("eigenvalues of 48 symmetric 60², linalg", "eigenvalues", "≥ 1×"),
+        ("  the same with nalgebra", "eigenvalues, nalgebra", "none"),
     ]
     print(f"Python against Rust, {cores} cores, one run: medians after a warm-up, of {args.repeats} runs (Python) and {RUST_RUNS} (Rust); ratio: Python's time / Rust's")
     header = f"{'work':40} {'Python':22} {'Python s':>9} {'Rust checked s':>11} {'ratio':>8} {'Rust release s':>15} {'ratio':>8}  goal"

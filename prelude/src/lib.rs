@@ -26,11 +26,13 @@
 //! - [`cancel`]: cooperative interrupts, so that stopping a cell keeps the
 //!   session's variables (the waits and progress bars above check for them).
 //!
-//! Two more parts come with every session but are not dependencies of this
+//! Three more parts come with every session but are not dependencies of this
 //! crate, because rust-analyzer reads every crate of a session's
-//! dependencies before its first cell, and these two are large: GPU arrays
-//! and kernels (the `rustpar-gpu` crate: `GpuArray`, `gpu_available`, …, on
-//! cudarc) and async I/O (`tokio`). The kernel adds each, already built, the
+//! dependencies before its first cell, and these are large: GPU arrays and
+//! kernels (the `rustpar-gpu` crate: `GpuArray`, `gpu_available`, …, on
+//! cudarc), factorisations of ndarray matrices (`linalg::Cholesky`,
+//! `linalg::eigvalsh`, `linalg::lstsq`: the `rustpar-linalg` crate, on faer)
+//! and async I/O (`tokio`). The kernel adds each, already built, the
 //! first time a cell names it, as listed under
 //! `[package.metadata.rustpar.on-demand]` in this crate's Cargo.toml. The
 //! linear-algebra crate nalgebra is built ahead of time as well, and a
