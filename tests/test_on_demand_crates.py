@@ -1,5 +1,5 @@
-"""Crates the kernel adds the first time a cell names them (the GPU crate and
-tokio, listed under `[package.metadata.rustpar.on-demand]` in the prelude's
+"""Crates the kernel adds the first time a cell names them (the GPU crate,
+`linalg` and tokio, listed under `[package.metadata.rustpar.on-demand]` in the prelude's
 Cargo.toml): a notebook uses them with no `:dep` line, a session that never
 names them does not have them (they would slow its start), and adding one
 keeps the session's variables."""
@@ -39,3 +39,20 @@ runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(1))
     assert result_text(msgs) == "true"
     after = deps(kc)
     assert "tokio" in after and "rustpar-gpu" in after, after
+
+
+def test_arrays_made_before_linalg_is_added_survive_it(fresh_kernel):
+    """faer, under `linalg`, shares crates with ndarray: had it turned on
+    features the prelude's build lacks, adding it would have built ndarray
+    again, and the cell process would have taken the session's arrays for
+    another type and dropped them."""
+    _, kc = fresh_kernel
+    assert_ok(*run(kc, "let stiffness = array![[4.0, 2.0], [2.0, 3.0]];\nstiffness.sum()"))
+    assert "rustpar-linalg" not in deps(kc)
+    reply, msgs = run(kc, "let x = linalg::Cholesky::new(&stiffness).unwrap().solve_vector(&array![2.0, 1.0]);\nformat!(\"{:.2} {:.2}\", x[0], x[1])")
+    assert_ok(reply, msgs)
+    assert result_text(msgs) == '"0.50 0.00"'
+    assert stream_text(msgs, "stderr") == "", "adding linalg says nothing, and loses no variable"
+    reply, msgs = run(kc, "stiffness.sum()")
+    assert_ok(reply, msgs)
+    assert result_text(msgs) == "11.0"

@@ -17,9 +17,6 @@
 //!   ([`random_array`](array::random_array)) so notebooks are reproducible;
 //! - [`timing`]: [`timeit`](timing::timeit), [`compare`](timing::compare) and
 //!   [`scaling`](timing::scaling) (speedup, efficiency and an Amdahl fit);
-//! - [`linalg`]: factorisations of ndarray matrices, as NumPy's
-//!   `np.linalg`: [`Cholesky`](linalg::Cholesky) for many right-hand sides,
-//!   [`eigvalsh`](linalg::eigvalsh), [`lstsq`](linalg::lstsq), on faer;
 //! - [`plot`]: line, scatter, bar and histogram charts, shown as SVG;
 //! - [`timeline`]: which thread did what when, drawn as one row per thread;
 //! - [`display`]: rich outputs (HTML, Markdown, SVG, PNG, tables, progress
@@ -29,11 +26,13 @@
 //! - [`cancel`]: cooperative interrupts, so that stopping a cell keeps the
 //!   session's variables (the waits and progress bars above check for them).
 //!
-//! Two more parts come with every session but are not dependencies of this
+//! Three more parts come with every session but are not dependencies of this
 //! crate, because rust-analyzer reads every crate of a session's
-//! dependencies before its first cell, and these two are large: GPU arrays
-//! and kernels (the `rustpar-gpu` crate: `GpuArray`, `gpu_available`, …, on
-//! cudarc) and async I/O (`tokio`). The kernel adds each, already built, the
+//! dependencies before its first cell, and these are large: GPU arrays and
+//! kernels (the `rustpar-gpu` crate: `GpuArray`, `gpu_available`, …, on
+//! cudarc), factorisations of ndarray matrices (`linalg::Cholesky`,
+//! `linalg::eigvalsh`, `linalg::lstsq`: the `rustpar-linalg` crate, on faer)
+//! and async I/O (`tokio`). The kernel adds each, already built, the
 //! first time a cell names it, as listed under
 //! `[package.metadata.rustpar.on-demand]` in this crate's Cargo.toml. The
 //! linear-algebra crate nalgebra is built ahead of time as well, and a
@@ -67,7 +66,6 @@ pub use crossbeam_channel;
 pub use ndarray;
 pub use plotters;
 pub use rayon;
-pub use rustpar_linalg as linalg;
 
 /// Everything a notebook cell gets from `use rustpar::prelude::*;`.
 pub mod prelude {
@@ -95,7 +93,4 @@ pub mod prelude {
     pub use crate::timing::{Comparison, Scaling, SpeedupCheck, Timing, check_speedup, compare, measure, scaling, timeit};
     pub use rayon;
     pub use rayon::prelude::*;
-    pub use rustpar_linalg as linalg;
-    // rustc names a variable's type `Cholesky`: the name must resolve in a cell.
-    pub use rustpar_linalg::{Cholesky, LinalgError};
 }

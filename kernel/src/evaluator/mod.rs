@@ -276,6 +276,9 @@ struct Session {
     build_dir: PathBuf,
     /// The crates besides the prelude; on-demand ones leave the list once added.
     extra: ExtraCrates,
+    /// The on-demand crates added so far, as code names them (`rustpar_linalg`):
+    /// where rustc names a type of theirs without its path, it is at their root.
+    added_crates: Vec<String>,
     /// The saved build's lock file: its versions are what the saved build holds.
     saved_lock: Option<Vec<u8>>,
     warm_up: WarmUp,
@@ -420,6 +423,7 @@ impl Session {
             warning: None,
             build_dir: dir.path().to_owned(),
             extra,
+            added_crates: Vec::new(),
             saved_lock: locked_versions.clone(),
             warm_up: WarmUp::start(),
         };
@@ -461,9 +465,9 @@ impl Session {
             // The extra crates are built into the template too, but not into
             // every session's dependencies (see `extra_crates`): each with the
             // prelude alone, as a session adds it. Added one after the other,
-            // their features would add up into builds that no session has,
-            // and a session adding one crate would build the crates they share
-            // again (faer's features rebuilt ndarray and the prelude: 19 s).
+            // their features would add up (faer turns on `num-complex/std`,
+            // which ndarray uses) into builds that no session has, and a
+            // session adding one crate would build ndarray and the prelude again.
             let deps: Vec<String> = session.extra.all_deps().collect();
             let mut locked = std::fs::read(dir.path().join("Cargo.lock")).unwrap_or_default();
             for dep in &deps {
@@ -619,7 +623,10 @@ impl Session {
                 session_dir::restore_locked_versions(&self.build_dir, saved);
             }
             match self.context.execute(&crate_.setup) {
-                Ok(_) => tracing::info!("added `{}` for this cell in {:?}", crate_.name, clock.elapsed()),
+                Ok(_) => {
+                    tracing::info!("added `{}` for this cell in {:?}", crate_.name, clock.elapsed());
+                    self.added_crates.push(crate_.name.replace('-', "_"));
+                }
                 Err(error) => sink.emit(Output::Text {
                     stream: Stream::Stderr,
                     text: format!(
@@ -688,7 +695,8 @@ impl Session {
         mut types: Vec<(String, String)>,
         callbacks: &mut EvalCallbacks,
     ) -> Option<(String, Result<evcxr::EvalOutputs, evcxr::Error>)> {
-        let crates = type_hints::crates_named(code);
+        let mut crates = type_hints::crates_named(code);
+        crates.extend(self.added_crates.iter().cloned());
         // Each round qualifies at least one name, so the rounds end.
         loop {
             let annotated = type_hints::annotate(code, &types)?;

@@ -305,7 +305,7 @@ pub fn template_dir(cache: &Path, prelude: &Path, rustc_version: &str) -> PathBu
     let mut hasher = DefaultHasher::new();
     (env!("CARGO_PKG_VERSION"), TEMPLATE_CONTENTS, rustc_version, prelude, DEPENDENCY_PROFILE).hash(&mut hasher);
     let extra = ExtraCrates::of_prelude(prelude);
-    for source in [prelude, &prelude.join("../wire"), &prelude.join("../linalg")].into_iter().chain(extra.local_folders()) {
+    for source in [prelude, &prelude.join("../wire")].into_iter().chain(extra.local_folders()) {
         newest_change(source).hash(&mut hasher);
     }
     cache.join("prelude-builds").join(format!("{:016x}", hasher.finish()))
