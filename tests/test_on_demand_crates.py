@@ -41,11 +41,11 @@ runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(1))
     assert "tokio" in after and "rustpar-gpu" in after, after
 
 
-def test_arrays_made_before_linalg_is_added_survive_it(fresh_kernel):
-    """faer, under `linalg`, shares crates with ndarray: had it turned on
-    features the prelude's build lacks, adding it would have built ndarray
-    again, and the cell process would have taken the session's arrays for
-    another type and dropped them."""
+def test_arrays_made_before_linalg_or_nalgebra_is_added_survive_it(fresh_kernel):
+    """faer, under `linalg`, and nalgebra share crates with ndarray: had
+    they turned on features the prelude's build lacks, adding one would have
+    built ndarray again, and the cell process would have taken the session's
+    arrays for another type and dropped them."""
     _, kc = fresh_kernel
     assert_ok(*run(kc, "let stiffness = array![[4.0, 2.0], [2.0, 3.0]];\nstiffness.sum()"))
     assert "rustpar-linalg" not in deps(kc)
@@ -53,6 +53,7 @@ def test_arrays_made_before_linalg_is_added_survive_it(fresh_kernel):
     assert_ok(reply, msgs)
     assert result_text(msgs) == '"0.50 0.00"'
     assert stream_text(msgs, "stderr") == "", "adding linalg says nothing, and loses no variable"
-    reply, msgs = run(kc, "stiffness.sum()")
+    reply, msgs = run(kc, ':dep nalgebra = { version = "0.34.2", default-features = false, features = ["std"] }\nnalgebra::DMatrix::<f64>::identity(2, 2).trace() + stiffness.sum()')
     assert_ok(reply, msgs)
-    assert result_text(msgs) == "11.0"
+    assert result_text(msgs) == "13.0"
+    assert stream_text(msgs, "stderr") == "", "adding nalgebra loses no variable either"
