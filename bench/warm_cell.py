@@ -35,12 +35,13 @@ import subprocess
 import time
 
 from python_vs_rust import RUST_RUNS, RUST_WORK, TIMED, WARM_UP_S
-from rustpar_client import Kernel, describe, result_text, run, run_timed
+from rustpar_client import Kernel, describe, result_text, run, run_timed, session_folder_of
 from start_up import FIRST_CELL
 
 # The kernel's rustc flags for a cell's crate (`CELL_RUSTFLAGS` in
 # kernel/src/evaluator/mod.rs), and the same with rustc's local ThinLTO.
-CELL_FLAGS = {"the kernel's (no ThinLTO)": "-Ctarget-cpu=native -Clto=off", "with local ThinLTO": "-Ctarget-cpu=native"}
+KERNEL_CELL_FLAGS = "-Ctarget-cpu=native -Clto=off"
+CELL_FLAGS = {"the kernel's (no ThinLTO)": KERNEL_CELL_FLAGS, "with local ThinLTO": "-Ctarget-cpu=native"}
 
 
 def start_kernel():
@@ -57,15 +58,6 @@ def run_cell(client, code):
     return seconds
 
 
-def session_dir(kernel_pid):
-    """The kernel's build folder: the one whose owner file the kernel holds open."""
-    for fd in os.listdir(f"/proc/{kernel_pid}/fd"):
-        target = os.readlink(f"/proc/{kernel_pid}/fd/{fd}")
-        if os.path.basename(target) == ".rustpar-owner":
-            return os.path.dirname(target)
-    raise SystemExit("could not find the kernel's build folder")
-
-
 def evcxr_environment(kernel_pid):
     """The environment evcxr gives cargo for a cell of the kernel's checked
     profile: the kernel's binary wraps rustc to add the cell's flags."""
@@ -80,7 +72,7 @@ def evcxr_environment(kernel_pid):
         "CARGO_PROFILE_DEV_OVERFLOW_CHECKS": "true",
         "RUSTC_WRAPPER": os.readlink(f"/proc/{kernel_pid}/exe"),
         "EVCXR_RUSTC_WRAPPER": "1",
-        "EVCXR_CELL_RUSTFLAGS": CELL_FLAGS["the kernel's (no ThinLTO)"],
+        "EVCXR_CELL_RUSTFLAGS": KERNEL_CELL_FLAGS,
     }
 
 
@@ -111,7 +103,7 @@ def measure_kernel(client, repeats):
 
 
 def measure_builds(kernel_pid, repeats):
-    directory = session_dir(kernel_pid)
+    directory = session_folder_of(kernel_pid)
     environment = evcxr_environment(kernel_pid)
     cargo = ["cargo", "build", "--target", host_target(), "--message-format=json"]
     source = os.path.join(directory, "src", "lib.rs")
@@ -153,7 +145,7 @@ def measure_thin_lto(client, repeats):
                 cell[name].append(run_cell(client, FIRST_CELL.replace("7)", f"{next(seeds)})")))
             reply, msgs = run(client, TIMED.format(runs=RUST_RUNS, work=pi_work, warm_up=WARM_UP_S), timeout=600)
             pi[name].extend(json.loads(result_text(msgs).strip('"')))
-    run_cell(client, f":build_env EVCXR_CELL_RUSTFLAGS={CELL_FLAGS[next(iter(CELL_FLAGS))]}")
+    run_cell(client, f":build_env EVCXR_CELL_RUSTFLAGS={KERNEL_CELL_FLAGS}")
     return {name: (statistics.median(cell[name]), statistics.median(pi[name])) for name in CELL_FLAGS}
 
 

@@ -37,6 +37,16 @@ REQUEST_TIMEOUT = 30
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def session_folder_of(pid: int) -> str:
+    """The session folder (evcxr's build folder) of kernel or spare process
+    `pid`: the one whose owner file it holds open."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if os.path.basename(target) == ".rustpar-owner":
+            return os.path.dirname(target)
+    raise LookupError(f"process {pid} holds no session folder")
+
+
 def strip_ansi(text: str) -> str:
     return ANSI.sub("", text)
 

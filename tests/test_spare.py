@@ -15,6 +15,7 @@ import time
 import pytest
 
 from helpers import FIRST_CELL_TIMEOUT, assert_error, assert_ok, get_reply, result_text, run, start_kernel, stop_kernel, stream_text
+from rustpar_client import session_folder_of
 
 
 def waiting_spares(folder: str) -> list[str]:
@@ -254,15 +255,6 @@ def test_a_restart_claims_the_ready_spare_and_answers_at_once():
         assert evaluator_of(kc)[0] == spare, "the restarted kernel did not take over the ready spare"
     finally:
         stop_kernel(km, kc)
-
-
-def session_folder_of(pid: int) -> str:
-    """The session folder of process `pid`: the one whose owner file it holds."""
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        if os.path.basename(target) == ".rustpar-owner":
-            return os.path.dirname(target)
-    raise AssertionError(f"process {pid} holds no session folder")
 
 
 def test_a_ready_spare_has_built_a_first_cell_and_kept_nothing_of_it():

@@ -471,15 +471,14 @@ impl Session {
             let deps: Vec<String> = session.extra.all_deps().collect();
             let mut locked = std::fs::read(dir.path().join("Cargo.lock")).unwrap_or_default();
             for dep in &deps {
-                // Cargo drops the versions of the crates a build does not use; they are kept for the next.
                 let built = session.context.execute(":clear").and_then(|_| {
-                    session_dir::restore_locked_versions(dir.path(), &locked);
                     session.context.execute(&format!("{prelude_dep}\n:dep {dep}"))?;
                     session.context.check(&probe).map(drop)
                 });
                 if let Err(error) = built {
                     tracing::warn!("could not precompile `{dep}` into the template: {error}");
                 }
+                // Cargo dropped the versions of the crates this build did not use: kept for the next.
                 session_dir::restore_locked_versions(dir.path(), &locked);
                 locked = std::fs::read(dir.path().join("Cargo.lock")).unwrap_or(locked);
             }
