@@ -2,21 +2,23 @@
 
     .venv/bin/python bench/start_up.py [--repeats N]
 
-Each figure is the median of N runs on this machine, with nothing else
-running beside it but what the figure names:
+Each figure is the median of N runs (4 by default) on this machine, with
+nothing else running beside it but what the figure names; the spares-off and
+spares-on kernels take turns to go first from one run to the next:
 
 - start -> kernel_info_reply, timed as JupyterLab and VS Code time it: the
   process is launched, one kernel_info request is sent at once and waits in
   its socket, and the clock stops at its reply. Cold (spares off), claiming
   a ready spare, claiming a spare still warming up, and after a restart (from
-  the restart request, so the old kernel's shutdown counts);
+  the restart request, so the old kernel's shutdown counts), also one sent
+  as soon as the kernel answers, while its session still starts;
 - start -> result of a first cell: `1+1`, and a first prelude cell (rayon,
   ndarray and a plot), cold, from a spare (ready or warming up), and cold
   beside a spare whose session has not started (it is left for the next
   kernel);
-- a warm `1+1`, spares off, and spares on while the kernel's spare starts
-  beside it (each cell stops it, so the two should be equal), both 3 s after
-  the kernel's first cell;
+- a warm `1+1` (10 cells in each run), spares off, and spares on while the
+  kernel's spare starts beside it (each cell stops it, so the two should be
+  equal), both 3 s after the kernel's first cell;
 - a cell's 2-thread speedup on a CPU-bound loop, spares off and with a
   spare starting (it must not take the second core);
 - evcxr_jupyter 0.22 (kernelspec `rust`) started the same way, when it is
@@ -46,7 +48,7 @@ total > 0.0"""
 
 
 
-WARM_CELLS = 5
+WARM_CELLS = 10
 # Warm cells start this long after the kernel's first cell, spares on or off
 # (and evcxr_jupyter's, alike):
 # the kernel's own rust-analyzer warm-up, which works in every quiet moment,
@@ -122,7 +124,7 @@ def measure(repeats, folder, with_evcxr):
     def add(name, values):
         rows.setdefault(name, []).extend(values if isinstance(values, list) else [values])
 
-    for _ in range(repeats):
+    def spares_off():
         info, first, kernel = started(off, "1+1")
         add("info cold", info)
         add("1+1 cold", first)
@@ -134,6 +136,12 @@ def measure(repeats, folder, with_evcxr):
         _, first, kernel = started(off, FIRST_CELL)
         add("cell cold", first)
         kernel.stop(now=True)
+        # A restart as soon as the kernel answers, while its session starts.
+        _, _, kernel = started(off)
+        add("info restart starting", restarted(kernel))
+        kernel.stop(now=True)
+
+    def spares_on():
         # The first kernel of the slot starts cold and leaves a spare after its first cell.
         _, _, owner = started(on, "1+1")
         first_ended = time.perf_counter()
@@ -168,6 +176,12 @@ def measure(repeats, folder, with_evcxr):
         for kernel in (owner, second):
             kernel.stop(now=True)
         wait_for(lambda: not glob.glob(os.path.join(folder, "*.sock")), "the last spare to leave", timeout=120)
+
+    for repeat in range(repeats):
+        # The order alternates: this machine drifts by ~10 % within a minute,
+        # which one side would otherwise always get.
+        for block in (spares_off, spares_on) if repeat % 2 == 0 else (spares_on, spares_off):
+            block()
         if with_evcxr:
             info, first, peer = started({}, "1+1", kernel_name="rust")
             add("evcxr info", info)
@@ -184,6 +198,7 @@ FIGURES = [
     ("start -> kernel_info_reply, claiming a ready spare", "info ready", "info cold", "s"),
     ("start -> kernel_info_reply, claiming a spare warming up", "info starting", "info cold", "s"),
     ("restart -> kernel_info_reply, spares off", "info restart off", "info cold", "s"),
+    ("restart -> kernel_info_reply, spares off, session starting", "info restart starting", "info cold", "s"),
     ("restart -> kernel_info_reply, claiming a ready spare", "info restart on", "info cold", "s"),
     ("evcxr_jupyter: start -> kernel_info_reply", "evcxr info", "info cold", "s"),
     ("start -> first 1+1, cold (spares off)", "1+1 cold", "1+1 cold", "s"),
@@ -202,16 +217,16 @@ FIGURES = [
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=4)
     args = parser.parse_args()
     with_evcxr = has_kernel("rust")
     with tempfile.TemporaryDirectory() as folder:
         figures = measure(args.repeats, os.path.join(folder, "spares"), with_evcxr)
     print(f"start-up figures, median of {args.repeats} runs; ratios against the first figure of each group, spares off")
-    print(f"{'figure':56} {'value':>8} {'ratio':>7}")
+    print(f"{'figure':62} {'value':>8} {'ratio':>7}")
     for label, name, base, unit in FIGURES:
         if name in figures:
-            print(f"{label:56} {figures[name]:7.3f}{unit} {figures[name] / figures[base]:7.2f}")
+            print(f"{label:62} {figures[name]:7.3f}{unit} {figures[name] / figures[base]:7.2f}")
     if not with_evcxr:
         print("evcxr_jupyter is not installed, so its figures are missing: "
               "cargo install evcxr_jupyter --version 0.22.0 --locked && evcxr_jupyter --install")

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from helpers import REQUEST_TIMEOUT, get_reply, run, start_kernel, stop_kernel, wait_for_stdout
+from helpers import FIRST_CELL_TIMEOUT, REQUEST_TIMEOUT, get_reply, run, start_kernel, stop_kernel, wait_for_stdout
+from rustpar_client import session_folder_of
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -45,6 +46,41 @@ def test_a_shutdown_is_answered_at_once_while_a_cell_runs(restart):
     finally:
         kc.stop_channels()
         km.cleanup_resources()
+
+
+def processes_holding(folder: str) -> list[int]:
+    """The processes that have a file under `folder` open, or run in it."""
+    holding = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            places = [os.readlink(f"/proc/{pid}/cwd")] + [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if any(place == folder or place.startswith(folder + "/") for place in places):
+            holding.append(int(pid))
+    return holding
+
+
+def test_a_restart_while_the_session_starts_ends_it_and_leaves_nothing_behind():
+    """A restart right after kernel_info does not wait for the session to
+    finish starting: the old kernel ends at once, its cell process with it,
+    the next kernel sweeps its folder, and runs cells."""
+    km, kc = start_kernel(env={"RUSTPAR_SPARE": "0"}, warm=False)
+    try:
+        pid = km.provisioner.pid
+        folder = session_folder_of(pid)
+        km.restart_kernel(now=False)
+        assert process_gone(pid, within=5), "the old kernel outlived its restart by 5 s"
+        kc.wait_for_ready(timeout=60)
+        reply, _ = run(kc, "1+1", timeout=FIRST_CELL_TIMEOUT)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        deadline = time.monotonic() + 30
+        while (os.path.exists(folder) or processes_holding(folder)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not processes_holding(folder), "a process of the old session outlived it"
+        assert not os.path.exists(folder), "the old session's folder was left behind"
+    finally:
+        stop_kernel(km, kc)
 
 
 def test_a_flood_of_malformed_frames_writes_a_few_log_lines():

@@ -259,7 +259,11 @@ impl Interpreter for EvcxrEvaluator {
             unsafe { libc::kill(-group, libc::SIGKILL) };
         }
         let (done, ended) = crossbeam_channel::bounded(1);
-        if self.jobs.send(Job::Shutdown { done }).is_ok() {
+        // A session still starting (its folder laid out, evcxr started) would
+        // hold the reply, and a restart, for up to a second: the kernel ends
+        // without it. Its cell process ends with its stdin, and the next
+        // kernel sweeps its folder.
+        if self.jobs.send(Job::Shutdown { done }).is_ok() && self.is_started() {
             let _ = ended.recv_timeout(SHUTDOWN_WAIT);
         }
     }

@@ -16,7 +16,8 @@
 //! that a running session links to.
 //!
 //! A session's folder goes away with its kernel; the folders of kernels that
-//! were killed are swept by the next kernel that starts.
+//! were killed, or restarted while their session started, are swept by the
+//! next kernel that starts.
 //!
 //! Session folders share one parent, `rustpar-sessions` in the temporary
 //! directory, whose `.cargo/config.toml` ([`DEPENDENCY_PROFILE`]) cargo reads
@@ -65,6 +66,9 @@ const REMOVING_PREFIX: &str = ".removing-";
 /// Folders of older kernels, made before owner files existed, count as left
 /// over after this long.
 const UNOWNED_FOLDER_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// A detached `rm` removes a session folder in well under this.
+const REMOVAL_TIME: Duration = Duration::from_secs(60);
 
 pub struct SessionDir {
     /// Removed when the session ends (see the `Drop`).
@@ -228,30 +232,38 @@ impl Drop for SessionDir {
     /// and removed by a detached `rm`. A removal cut short is swept by the
     /// next kernel.
     fn drop(&mut self) {
-        let removing = self.dir.with_file_name(format!("{REMOVING_PREFIX}{}", self.dir.file_name().unwrap_or_default().to_string_lossy()));
-        let renamed = std::fs::rename(&self.dir, &removing).is_ok();
         // Unlocked, not only closed: a child forked meanwhile (the `rm`
         // below, or any other) shares the files until it runs its program.
         let _ = self.owner.unlock();
         if let Some(template) = self.template_lock.take() {
             let _ = template.unlock();
         }
-        let handed_over = renamed
-            && Command::new("rm")
-                .arg("-rf")
-                .arg("--")
-                .arg(&removing)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                // Out of the kernel's process group, which Jupyter may kill.
-                .process_group(0)
-                .spawn()
-                .is_ok();
-        if !handed_over {
-            let _ = std::fs::remove_dir_all(&self.dir);
-            let _ = std::fs::remove_dir_all(&removing);
-        }
+        remove_in_background(&self.dir);
+    }
+}
+
+/// Renames a session folder out of the way at once and has a detached `rm`
+/// remove it, so that no kernel waits for it (or is cut short by its exit).
+fn remove_in_background(folder: &Path) {
+    let removing = folder.with_file_name(format!("{REMOVING_PREFIX}{}", folder.file_name().unwrap_or_default().to_string_lossy()));
+    let renamed = std::fs::rename(folder, &removing).is_ok();
+    // Marks when the removal began: the sweep leaves a recent one to its `rm`.
+    let _ = File::open(&removing).and_then(|renamed| renamed.set_modified(SystemTime::now()));
+    let handed_over = renamed
+        && Command::new("rm")
+            .arg("-rf")
+            .arg("--")
+            .arg(&removing)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Out of the kernel's process group, which Jupyter may kill.
+            .process_group(0)
+            .spawn()
+            .is_ok();
+    if !handed_over {
+        let _ = std::fs::remove_dir_all(folder);
+        let _ = std::fs::remove_dir_all(&removing);
     }
 }
 
@@ -259,8 +271,12 @@ fn sweep_left_over_sessions(parent: &Path) {
     for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with(REMOVING_PREFIX) {
-            tracing::info!("removing {}, whose removal was cut short", entry.path().display());
-            let _ = std::fs::remove_dir_all(entry.path());
+            // Marked when its removal began: a recent one is still being removed.
+            let began = entry.metadata().and_then(|metadata| metadata.modified());
+            if began.is_ok_and(|began| began.elapsed().unwrap_or_default() > REMOVAL_TIME) {
+                tracing::info!("removing {}, whose removal was cut short", entry.path().display());
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
             continue;
         }
         if !name.starts_with(SESSION_PREFIX) {
@@ -273,7 +289,7 @@ fn sweep_left_over_sessions(parent: &Path) {
         };
         if left_over {
             tracing::info!("removing {}, left over by a kernel that is gone", folder.display());
-            let _ = std::fs::remove_dir_all(folder);
+            remove_in_background(&folder);
         }
     }
 }
@@ -520,12 +536,16 @@ mod tests {
         File::create(gone_path.join(OWNER_FILE)).unwrap();
         let cut_short = sessions.path().join(format!("{REMOVING_PREFIX}{SESSION_PREFIX}cut-short"));
         std::fs::create_dir(&cut_short).unwrap();
+        File::open(&cut_short).unwrap().set_modified(SystemTime::UNIX_EPOCH).unwrap();
+        let being_removed = sessions.path().join(format!("{REMOVING_PREFIX}{SESSION_PREFIX}being-removed"));
+        std::fs::create_dir(&being_removed).unwrap();
         let unowned_new = sessions.path().join(format!("{SESSION_PREFIX}new"));
         std::fs::create_dir(&unowned_new).unwrap();
         sweep_left_over_sessions(sessions.path());
         assert!(living.path().is_dir());
         assert!(!gone_path.exists());
         assert!(!cut_short.exists(), "a removal cut short is finished");
+        assert!(being_removed.is_dir(), "a removal just begun is left to its `rm`");
         assert!(unowned_new.is_dir(), "a folder without an owner file is swept only when old");
     }
 
