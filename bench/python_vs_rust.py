@@ -31,7 +31,9 @@ The work, as in the course (../shared/course/, lecture 003 and its labs):
   matrix and its solve for 200 right-hand sides (SciPy's `cho_factor` and
   `cho_solve`, LAPACK in OpenBLAS), and the eigenvalues of 48 symmetric
   60 x 60 matrices (NumPy's `eigvalsh`), against `linalg` (faer) and, in the
-  same kernel, nalgebra;
+  same kernel, nalgebra; then the eigenvalues in parallel, as the course's
+  parameter study runs them: a pool of 2 processes (`Pool.map`) against
+  rayon's `par_iter`;
 - the 2-thread parallel efficiency of the Rust loops (1 thread against 2, on
   loops of 100 million, long enough to time).
 
@@ -150,9 +152,18 @@ def numpy_eigenvalues() -> Callable[[], object] | None:
         import numpy as np
     except ImportError:
         return None
+    return lambda: [np.linalg.eigvalsh(m) for m in symmetric_matrices(np)]
+
+
+def symmetric_matrices(np) -> list:
     rng = np.random.default_rng(6)
-    matrices = [a + a.T for a in (rng.random((60, 60)) for _ in range(48))]
-    return lambda: [np.linalg.eigvalsh(m) for m in matrices]
+    return [a + a.T for a in (rng.random((60, 60)) for _ in range(48))]
+
+
+def eigenvalues_of(matrix):
+    import numpy as np
+
+    return np.linalg.eigvalsh(matrix)
 
 
 # ----- Rust, as a cell writes it: each cell times its own work -----
@@ -210,6 +221,7 @@ RUST_WORK = {
         "let symmetric: Vec<Array2<f64>> = (0..48).map(|d| { let a = random_array((60, 60), d); &a + &a.t() }).collect();",
         "symmetric.iter().map(|m| linalg::eigvalsh(m).unwrap()).collect::<Vec<_>>()",
     ),
+    "eigenvalues, parallel": (None, "symmetric.par_iter().map(|m| linalg::eigvalsh(m).unwrap()).collect::<Vec<_>>()"),
     "eigenvalues, nalgebra": (
         NALGEBRA + "\nlet nsymmetric: Vec<nalgebra::DMatrix<f64>> = symmetric.iter().map(|m| nalgebra::DMatrix::from_fn(60, 60, |i, j| m[[i, j]])).collect();",
         "nsymmetric.iter().map(|m| nalgebra::SymmetricEigen::new(m.clone()).eigenvalues).collect::<Vec<_>>()",
@@ -236,16 +248,26 @@ class RustFigure:
     profile: str
 
 
-def rust_figures(kernel: Kernel) -> dict[str, RustFigure]:
-    figures = {}
+def rust_figures(kernel: Kernel) -> dict[str, dict[str, RustFigure]]:
+    """Each work timed under the checked profile, then at once under the
+    release one (where the kernel has `:release`): side by side, so that a
+    drift of the machine does not fall on one profile."""
+    figures: dict[str, dict[str, RustFigure]] = {"checked": {}}
+    reply, _ = run(kernel.client, ":release off")
+    profiles = ["checked", "release"] if reply["content"]["status"] == "ok" else ["checked"]
+    if len(profiles) == 1:
+        print("(this kernel has no `:release`: its cells are measured with their one profile only)")
     for name, (setup, work) in RUST_WORK.items():
         if setup:
             reply, msgs = run(kernel.client, setup, timeout=600)
             assert reply["content"]["status"] == "ok", describe(reply, msgs)
-        reply, msgs = run(kernel.client, TIMED.format(runs=RUST_RUNS, work=work, warm_up=WARM_UP_S), timeout=600)
-        assert reply["content"]["status"] == "ok", describe(reply, msgs)
-        times = json.loads(result_text(msgs).strip('"'))
-        figures[name] = RustFigure(statistics.median(times), reply["metadata"]["rustpar"].get("profile", "?"))
+        for profile in profiles:
+            if len(profiles) > 1:
+                run(kernel.client, ":release on" if profile == "release" else ":release off")
+            reply, msgs = run(kernel.client, TIMED.format(runs=RUST_RUNS, work=work, warm_up=WARM_UP_S), timeout=600)
+            assert reply["content"]["status"] == "ok", describe(reply, msgs)
+            times = json.loads(result_text(msgs).strip('"'))
+            figures.setdefault(profile, {})[name] = RustFigure(statistics.median(times), reply["metadata"]["rustpar"].get("profile", "?"))
     return figures
 
 
@@ -289,16 +311,18 @@ def main():
     cholesky, eigenvalues = scipy_cholesky_solve(), numpy_eigenvalues()
     python["cholesky"] = python["cholesky, nalgebra"] = ("SciPy cho_factor/solve", median_seconds(cholesky, args.repeats) if cholesky else None)
     python["eigenvalues"] = python["eigenvalues, nalgebra"] = ("NumPy eigvalsh", median_seconds(eigenvalues, args.repeats) if eigenvalues else None)
+    if eigenvalues:
+        import numpy as np
 
-    rust: dict[str, dict[str, RustFigure]] = {}
+        matrices = symmetric_matrices(np)
+        with multiprocessing.Pool(2) as two:
+            python["eigenvalues, parallel"] = ("NumPy eigvalsh, Pool(2)", median_seconds(lambda: two.map(eigenvalues_of, matrices), args.repeats))
+    else:
+        python["eigenvalues, parallel"] = ("NumPy eigvalsh, Pool(2)", None)
+
     kernel = Kernel.start({"RUSTPAR_SPARE": "0"}, kernel_name=args.kernel)
     try:
-        rust["checked"] = rust_figures(kernel)
-        reply, msgs = run(kernel.client, ":release on")
-        if reply["content"]["status"] == "ok":
-            rust["release"] = rust_figures(kernel)
-        else:
-            print(f"(kernel {args.kernel} has no `:release`: its cells are measured with their one profile only)")
+        rust = rust_figures(kernel)
     finally:
         kernel.stop()
 
@@ -313,6 +337,7 @@ def main():
         ("  the same with nalgebra", "cholesky, nalgebra", "none"),
         ("eigenvalues of 48 symmetric 60², linalg", "eigenvalues", "≥ 1×"),
         ("  the same with nalgebra", "eigenvalues, nalgebra", "none"),
+        ("the same 48 in parallel, par_iter, linalg", "eigenvalues, parallel", "none"),
     ]
     print(f"Python against Rust, {cores} cores, one run: medians after a warm-up, of {args.repeats} runs (Python) and {RUST_RUNS} (Rust); ratio: Python's time / Rust's")
     header = f"{'work':40} {'Python':22} {'Python s':>9} {'Rust checked s':>11} {'ratio':>8} {'Rust release s':>15} {'ratio':>8}  goal"
