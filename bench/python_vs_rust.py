@@ -14,7 +14,10 @@ once after `:release on` (as `cargo build --release`), both for this
 machine's processor (`-Ctarget-cpu=native`, as numba compiles); the prelude and its
 dependencies build as for a release either way. Every figure is a median after half a
 second of warm-up: of N runs for Python, of 11 for Rust (its runs take
-milliseconds). A ratio is Python's time over Rust's: above 1, Rust is faster.
+milliseconds). Each work is timed in Python, then in the cell under each
+profile, before the next work: this machine's speed drifts by 10 % and more
+within minutes, and each ratio compares figures taken side by side. A ratio
+is Python's time over Rust's: above 1, Rust is faster.
 
 The work, as in the course (../shared/course/, lecture 003 and its labs):
 - two CPU-bound loops of 10 million `total += i * i`: CPython in 2 processes
@@ -47,6 +50,7 @@ kernel can reach an efficiency the program does not).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -166,6 +170,34 @@ def eigenvalues_of(matrix):
     return np.linalg.eigvalsh(matrix)
 
 
+def numpy_parallel_eigenvalues(pool) -> Callable[[], object] | None:
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    matrices = symmetric_matrices(np)
+    return lambda: pool.map(eigenvalues_of, matrices)
+
+
+def python_work(pools: contextlib.ExitStack) -> dict[str, tuple[str, Callable[[], object] | None]]:
+    """The Python side of each work: (how it runs, the work, or None when its package is missing)."""
+    two, four = pools.enter_context(multiprocessing.Pool(2)), pools.enter_context(multiprocessing.Pool(4))
+    cholesky, eigenvalues = scipy_cholesky_solve(), numpy_eigenvalues()
+    return {
+        "loops": ("CPython, 2 processes", lambda: two.map(cpu_intensive_work, [LOOP_N, LOOP_N])),
+        "fib": ("CPython, 4 processes", lambda: four.map(fib, [FIB_N] * 4)),
+        "fib, one thread": ("CPython, one process", lambda: fib(FIB_N)),
+        "pi": ("numba prange", numba_pi()),
+        "product 1000": ("NumPy a @ b", numpy_product(1000)),
+        "product 2000": ("NumPy a @ b", numpy_product(2000)),
+        "cholesky": ("SciPy cho_factor/solve", cholesky),
+        "cholesky, nalgebra": ("SciPy cho_factor/solve", cholesky),
+        "eigenvalues": ("NumPy eigvalsh", eigenvalues),
+        "eigenvalues, nalgebra": ("NumPy eigvalsh", eigenvalues),
+        "eigenvalues, parallel": ("NumPy eigvalsh, Pool(2)", numpy_parallel_eigenvalues(two)),
+    }
+
+
 # ----- Rust, as a cell writes it: each cell times its own work -----
 
 TIMED = """let warm_up = std::time::Instant::now();
@@ -248,16 +280,21 @@ class RustFigure:
     profile: str
 
 
-def rust_figures(kernel: Kernel) -> dict[str, dict[str, RustFigure]]:
-    """Each work timed under the checked profile, then at once under the
-    release one (where the kernel has `:release`): side by side, so that a
-    drift of the machine does not fall on one profile."""
-    figures: dict[str, dict[str, RustFigure]] = {"checked": {}}
+def figures(kernel: Kernel, python: dict[str, tuple[str, Callable[[], object] | None]], repeats: int):
+    """Each work timed in Python, then in a cell under the checked profile,
+    then under the release one (where the kernel has `:release`): side by
+    side, so that a drift of the machine does not fall on one side.
+    Returns ({work: (Python variant, seconds or None)}, {profile: {work: RustFigure}})."""
+    python_seconds: dict[str, tuple[str, float | None]] = {}
+    rust: dict[str, dict[str, RustFigure]] = {"checked": {}}
     reply, _ = run(kernel.client, ":release off")
     profiles = ["checked", "release"] if reply["content"]["status"] == "ok" else ["checked"]
     if len(profiles) == 1:
         print("(this kernel has no `:release`: its cells are measured with their one profile only)")
     for name, (setup, work) in RUST_WORK.items():
+        if name in python:
+            variant, python_side = python[name]
+            python_seconds[name] = (variant, median_seconds(python_side, repeats) if python_side else None)
         if setup:
             reply, msgs = run(kernel.client, setup, timeout=600)
             assert reply["content"]["status"] == "ok", describe(reply, msgs)
@@ -267,8 +304,8 @@ def rust_figures(kernel: Kernel) -> dict[str, dict[str, RustFigure]]:
             reply, msgs = run(kernel.client, TIMED.format(runs=RUST_RUNS, work=work, warm_up=WARM_UP_S), timeout=600)
             assert reply["content"]["status"] == "ok", describe(reply, msgs)
             times = json.loads(result_text(msgs).strip('"'))
-            figures.setdefault(profile, {})[name] = RustFigure(statistics.median(times), reply["metadata"]["rustpar"].get("profile", "?"))
-    return figures
+            rust.setdefault(profile, {})[name] = RustFigure(statistics.median(times), reply["metadata"]["rustpar"].get("profile", "?"))
+    return python_seconds, rust
 
 
 def program_figures(profile: str) -> dict[str, RustFigure]:
@@ -297,32 +334,10 @@ def main():
     args = parser.parse_args()
     cores = os.cpu_count() or 1
 
-    python: dict[str, tuple[str, float | None]] = {}
-    with multiprocessing.Pool(2) as two:
-        python["loops"] = ("CPython, 2 processes", median_seconds(lambda: two.map(cpu_intensive_work, [LOOP_N, LOOP_N]), args.repeats))
-    with multiprocessing.Pool(4) as four:
-        python["fib"] = ("CPython, 4 processes", median_seconds(lambda: four.map(fib, [FIB_N] * 4), args.repeats))
-    python["fib, one thread"] = ("CPython, one process", median_seconds(lambda: fib(FIB_N), args.repeats))
-    pi = numba_pi()
-    python["pi"] = ("numba prange", median_seconds(pi, args.repeats) if pi else None)
-    for n in (1000, 2000):
-        product = numpy_product(n)
-        python[f"product {n}"] = ("NumPy a @ b", median_seconds(product, args.repeats) if product else None)
-    cholesky, eigenvalues = scipy_cholesky_solve(), numpy_eigenvalues()
-    python["cholesky"] = python["cholesky, nalgebra"] = ("SciPy cho_factor/solve", median_seconds(cholesky, args.repeats) if cholesky else None)
-    python["eigenvalues"] = python["eigenvalues, nalgebra"] = ("NumPy eigvalsh", median_seconds(eigenvalues, args.repeats) if eigenvalues else None)
-    if eigenvalues:
-        import numpy as np
-
-        matrices = symmetric_matrices(np)
-        with multiprocessing.Pool(2) as two:
-            python["eigenvalues, parallel"] = ("NumPy eigvalsh, Pool(2)", median_seconds(lambda: two.map(eigenvalues_of, matrices), args.repeats))
-    else:
-        python["eigenvalues, parallel"] = ("NumPy eigvalsh, Pool(2)", None)
-
     kernel = Kernel.start({"RUSTPAR_SPARE": "0"}, kernel_name=args.kernel)
     try:
-        rust = rust_figures(kernel)
+        with contextlib.ExitStack() as pools:
+            python, rust = figures(kernel, python_work(pools), args.repeats)
     finally:
         kernel.stop()
 

@@ -233,7 +233,8 @@ impl Drop for SessionDir {
     /// next kernel.
     fn drop(&mut self) {
         // Unlocked, not only closed: a child forked meanwhile (the `rm`
-        // below, or any other) shares the files until it runs its program.
+        // that removes the folder, or any other) shares the files until it
+        // runs its program.
         let _ = self.owner.unlock();
         if let Some(template) = self.template_lock.take() {
             let _ = template.unlock();
