@@ -156,7 +156,8 @@ def numpy_eigenvalues() -> Callable[[], object] | None:
         import numpy as np
     except ImportError:
         return None
-    return lambda: [np.linalg.eigvalsh(m) for m in symmetric_matrices(np)]
+    matrices = symmetric_matrices(np)
+    return lambda: [np.linalg.eigvalsh(m) for m in matrices]
 
 
 def symmetric_matrices(np) -> list:
@@ -334,12 +335,14 @@ def main():
     args = parser.parse_args()
     cores = os.cpu_count() or 1
 
-    kernel = Kernel.start({"RUSTPAR_SPARE": "0"}, kernel_name=args.kernel)
-    try:
-        with contextlib.ExitStack() as pools:
-            python, rust = figures(kernel, python_work(pools), args.repeats)
-    finally:
-        kernel.stop()
+    # The pools' processes are forked before the kernel's client opens its sockets.
+    with contextlib.ExitStack() as pools:
+        work = python_work(pools)
+        kernel = Kernel.start({"RUSTPAR_SPARE": "0"}, kernel_name=args.kernel)
+        try:
+            python, rust = figures(kernel, work, args.repeats)
+        finally:
+            kernel.stop()
 
     rows = [
         ("two CPU-bound loops of 10M, 2 threads", "loops", "≥ 50×"),
