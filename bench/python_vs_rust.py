@@ -45,6 +45,17 @@ the flags of each cell profile, and timed the same way in the same run: the
 machine's own speed and 2-thread efficiency, against which a cell's are
 judged (on a virtual machine whose two cores share one physical core, no
 kernel can reach an efficiency the program does not).
+
+Last, the machine's bounds, from one more program built by rustc (release,
+for this processor) in the same run:
+- its peak rate of fused multiply-adds, on one core and on all (12
+  independent chains of the widest FMA instructions it has): no library's
+  matrix product can run faster, so each product's GFLOP/s is printed as a
+  share of it, NumPy's and Rust's;
+- fib(30) four times on 4 threads as the scheduler places them, and with the
+  threads pinned in turn to each core the process may use: what the
+  operating system's placement of 4 short threads on fewer cores costs, which
+  no cell can change (and which CPython's long-lived pool processes escape).
 """
 
 from __future__ import annotations
@@ -216,8 +227,10 @@ format!("{{:?}}", times)"""
 NALGEBRA = ':dep nalgebra = { version = "0.34.2", default-features = false, features = ["std"] }'
 RUST_WORK = {
     "loops": (
-        # As notebook 01 writes it.
-        "fn cpu_intensive_work(n: u64) -> u64 { (0..n).map(|i| std::hint::black_box(i) * i).fold(0, u64::wrapping_add) }",
+        # As notebook 01 writes it, kept out of line: the one-thread and the two-thread runs then execute the same machine
+        # code. Inlined, each call site got a copy of its own, and in release builds the copies' speeds differed by up to
+        # 1.3x (two calls in sequence 87.8 ms against twice one call's 33.1), which the efficiency then measured (59-132 %).
+        "#[inline(never)]\nfn cpu_intensive_work(n: u64) -> u64 { (0..n).map(|i| std::hint::black_box(i) * i).fold(0, u64::wrapping_add) }",
         "std::thread::scope(|s| { let other = s.spawn(|| cpu_intensive_work(%d)); (cpu_intensive_work(%d), other.join().unwrap()) })" % (LOOP_N, LOOP_N),
     ),
     # The parallel efficiency, on loops ten times longer: tens of milliseconds.
@@ -324,8 +337,147 @@ def program_figures(profile: str) -> dict[str, RustFigure]:
     return {name: RustFigure(statistics.median(json.loads(line)), profile) for name, line in zip(PROGRAM_WORK, lines)}
 
 
+# The machine's bounds (see the docstring), as a program: prints one JSON object.
+BOUNDS_PROGRAM = r"""
+use std::time::Instant;
+
+fn fib(n: u32) -> u64 { if n < 2 { n as u64 } else { fib(n - 1) + fib(n - 2) } }
+
+// 12 independent chains of fused multiply-adds: enough to keep every FMA unit
+// busy through the instruction's latency.
+macro_rules! fma_chains {
+    ($name:ident, $feature:literal, $lanes:literal, $set1:ident, $fmadd:ident, $store:ident) => {
+        #[target_feature(enable = $feature)]
+        fn $name(rounds: u64) -> f64 {
+            use std::arch::x86_64::*;
+            let mut chains = [$set1(0.5); 12];
+            let (x, y) = ($set1(0.999_999_9), $set1(1e-9));
+            for _ in 0..rounds { for c in chains.iter_mut() { *c = $fmadd(*c, x, y); } }
+            let mut lanes = [0.0f64; $lanes];
+            chains.iter().map(|c| { unsafe { $store(lanes.as_mut_ptr(), *c) }; lanes.iter().sum::<f64>() }).sum()
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+fma_chains!(fma_512, "avx512f", 8, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_storeu_pd);
+#[cfg(target_arch = "x86_64")]
+fma_chains!(fma_256, "avx2,fma", 4, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_storeu_pd);
+
+/// The GFLOP/s of `threads` threads running FMA chains, or 0 where the processor has no FMA.
+fn fma_gflops(threads: usize) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (lanes, chains): (f64, fn(u64) -> f64) = if is_x86_feature_detected!("avx512f") {
+            (8.0, |r| unsafe { fma_512(r) })
+        } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            (4.0, |r| unsafe { fma_256(r) })
+        } else {
+            return 0.0;
+        };
+        let rounds = 40_000_000;
+        let run = || {
+            let began = Instant::now();
+            std::thread::scope(|s| for _ in 0..threads { s.spawn(|| std::hint::black_box(chains(std::hint::black_box(rounds)))); });
+            threads as f64 * rounds as f64 * 12.0 * lanes * 2.0 / began.elapsed().as_secs_f64() / 1e9
+        };
+        run();
+        (0..5).map(|_| run()).fold(0.0, f64::max)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    { let _ = threads; 0.0 }
+}
+
+#[repr(C)]
+struct CpuSet { bits: [u64; 16] }
+unsafe extern "C" {
+    fn sched_getaffinity(pid: i32, size: usize, set: *mut CpuSet) -> i32;
+    fn sched_setaffinity(pid: i32, size: usize, set: *const CpuSet) -> i32;
+}
+
+/// The processors this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    let mut set = CpuSet { bits: [0; 16] };
+    unsafe { sched_getaffinity(0, size_of::<CpuSet>(), &mut set) };
+    (0..1024).filter(|cpu| set.bits[cpu / 64] >> (cpu % 64) & 1 == 1).collect()
+}
+
+/// Median milliseconds of fib(30) on 4 threads, each pinned to `pin(k)` when given.
+fn four_fibs_ms(pin: Option<&dyn Fn(usize) -> usize>) -> f64 {
+    let run = || {
+        let began = Instant::now();
+        std::thread::scope(|s| for k in 0..4 {
+            let cpu = pin.map(|pin| pin(k));
+            s.spawn(move || {
+                if let Some(cpu) = cpu {
+                    let mut set = CpuSet { bits: [0; 16] };
+                    set.bits[cpu / 64] |= 1 << (cpu % 64);
+                    unsafe { sched_setaffinity(0, size_of::<CpuSet>(), &set) };
+                }
+                std::hint::black_box(fib(std::hint::black_box(30)))
+            });
+        });
+        began.elapsed().as_secs_f64() * 1e3
+    };
+    let warm_up = Instant::now();
+    while warm_up.elapsed().as_secs_f64() < 0.5 { run(); }
+    let mut times: Vec<f64> = (0..21).map(|_| run()).collect();
+    times.sort_by(f64::total_cmp);
+    times[10]
+}
+
+fn main() {
+    let cpus = allowed_cpus();
+    let pinned = |k: usize| cpus[k % cpus.len()];
+    let (free, two_per_core) = (four_fibs_ms(None), four_fibs_ms(Some(&pinned)));
+    println!(
+        "{{\"fma_one_core\": {}, \"fma_all_cores\": {}, \"fib_free_ms\": {free}, \"fib_pinned_ms\": {two_per_core}, \"cores\": {}}}",
+        fma_gflops(1), fma_gflops(cpus.len()), cpus.len()
+    );
+}
+"""
+
+
+def machine_bounds() -> dict:
+    """BOUNDS_PROGRAM built with the cells' release flags and run: its JSON."""
+    with tempfile.TemporaryDirectory() as folder:
+        source, program = os.path.join(folder, "bounds.rs"), os.path.join(folder, "bounds")
+        with open(source, "w") as file:
+            file.write(BOUNDS_PROGRAM)
+        subprocess.run(["rustc", "--edition", "2024", *PROGRAM_PROFILES["release"], "-o", program, source], check=True)
+        return json.loads(subprocess.run([program], check=True, capture_output=True, text=True).stdout)
+
+
 def efficiency(figures: dict[str, RustFigure]) -> float:
     return figures["long loops, one thread"].seconds / figures["long loops, 2 threads"].seconds / 2
+
+
+def print_bounds(bounds: dict, python: dict[str, tuple[str, float | None]], rust: dict[str, dict[str, RustFigure]]):
+    """What the machine allows the products and the 4-thread fib, beside what they got in this run."""
+    cores, peak = bounds["cores"], bounds["fma_all_cores"]
+    print("The machine's bounds, from a program built by rustc (release, for this processor) in this run:")
+    if peak:
+        print(f"  peak of fused multiply-adds: {bounds['fma_one_core']:.1f} GFLOP/s on one core, {peak:.1f} on all {cores}")
+        for key, n in (("product 1000", 1000), ("product 2000", 2000)):
+            rates = {"NumPy": python[key][1]} | {f"Rust {profile}": figures[key].seconds for profile, figures in rust.items()}
+            shares = {side: 2 * n**3 / seconds / 1e9 / peak for side, seconds in rates.items() if seconds}
+            print(f"  {n}² product: " + ", ".join(f"{side} {share * peak:.1f} GFLOP/s ({100 * share:.0f} % of the peak)" for side, share in shares.items()))
+            if max(shares.values()) > 1.02:
+                print("    implausible: above the peak; the peak's own run was slowed (another program, or this machine's host): rerun on a quiet machine")
+            elif min(shares.values()) > 0.8:
+                print("    every side runs near the peak, which no library exceeds: a ratio near 1 is the most either side can reach here")
+    else:
+        print("  peak of fused multiply-adds: not measured (this processor has no FMA instructions, or is not x86-64)")
+    free, pinned = bounds["fib_free_ms"], bounds["fib_pinned_ms"]
+    cpython = python["fib"][1]
+    against = f"; CPython's 4 processes over the pinned program: {cpython / pinned * 1e3:.1f}×" if cpython else ""
+    print(f"  fib(30) four times on 4 threads: {free:.2f} ms as the scheduler places them, {pinned:.2f} ms pinned in turn to the "
+          f"{cores} cores ({free / pinned:.2f}× as long unpinned){against}")
+    if free / pinned > 1.2:
+        print("    the operating system placed the 4 short threads unevenly on the cores (a 4-thread cell pays the same; "
+              "CPython's pool processes run long enough to be spread out)")
+    with contextlib.suppress(OSError), open("/proc/cmdline") as cmdline:
+        if "sched_vcpu_pack" in cmdline.read():
+            print("    this machine's Linux packs runnable threads onto fewer virtual CPUs (sched_vcpu_pack in /proc/cmdline)")
 
 
 def main():
@@ -387,6 +539,11 @@ def main():
         if max(in_cell, as_program) > 1.05:
             print("  implausible: two threads cannot do better than twice one thread; something else slowed the "
                   "one-thread run (another program, or the host of this virtual machine): rerun on a quiet machine")
+        elif abs(in_cell - as_program) > 0.15:
+            print("  the cell and the program, timed a minute apart, disagree: the machine's 2-thread speed changed in "
+                  "between (on a virtual machine, its host may slow 2-thread runs for seconds at a time, and not 1-thread "
+                  "ones): rerun to see which figure holds")
+    print_bounds(machine_bounds(), python, rust)
     print("Build profile of each Rust figure: " + ", ".join(sorted({f"{p} ({figure.profile})" for p, figures in rust.items() for figure in figures.values()})))
     if "release" in rust:
         print("How much faster each Rust figure ran with the cells' release profile: " + ", ".join(
