@@ -322,26 +322,34 @@ def figures(kernel: Kernel, python: dict[str, tuple[str, Callable[[], object] | 
     return python_seconds, rust
 
 
+def program_output(source: str, profile: str) -> str:
+    """What `source`, built by rustc with the flags of `profile` and run, prints."""
+    with tempfile.TemporaryDirectory() as folder:
+        path, program = os.path.join(folder, "work.rs"), os.path.join(folder, "work")
+        with open(path, "w") as file:
+            file.write(source)
+        subprocess.run(["rustc", "--edition", "2024", *PROGRAM_PROFILES[profile], "-o", program, path], check=True)
+        return subprocess.run([program], check=True, capture_output=True, text=True).stdout
+
+
+def timed_lines(works: list[str]) -> str:
+    """Rust statements that time each work as a cell does and print its times, a line each."""
+    return "\n".join("println!(\"{}\", { %s });" % TIMED.format(runs=RUST_RUNS, work=work, warm_up=WARM_UP_S) for work in works)
+
+
 def program_figures(profile: str) -> dict[str, RustFigure]:
     """The PROGRAM_WORK timed as the cells time it, in one program built by rustc."""
     items = "\n".join(dict.fromkeys(RUST_WORK[name][0] for name in PROGRAM_WORK if RUST_WORK[name][0]))
-    timed = "\n".join(
-        "println!(\"{}\", {{ %s }});" % TIMED.format(runs=RUST_RUNS, work=RUST_WORK[name][1], warm_up=WARM_UP_S) for name in PROGRAM_WORK
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        source, program = os.path.join(folder, "work.rs"), os.path.join(folder, "work")
-        with open(source, "w") as file:
-            file.write(f"{items}\nfn main() {{\n{timed}\n}}\n")
-        subprocess.run(["rustc", "--edition", "2024", *PROGRAM_PROFILES[profile], "-o", program, source], check=True)
-        lines = subprocess.run([program], check=True, capture_output=True, text=True).stdout.splitlines()
+    timed = timed_lines([RUST_WORK[name][1] for name in PROGRAM_WORK])
+    lines = program_output(f"{items}\nfn main() {{\n{timed}\n}}\n", profile).splitlines()
     return {name: RustFigure(statistics.median(json.loads(line)), profile) for name, line in zip(PROGRAM_WORK, lines)}
 
 
-# The machine's bounds (see the docstring), as a program: prints one JSON object.
+# The machine's bounds (see the docstring), as a program beside the cells' `fib`:
+# prints the FMA figures as one JSON object, then the times of the 4 threads
+# placed by the scheduler and pinned, a line each.
 BOUNDS_PROGRAM = r"""
 use std::time::Instant;
-
-fn fib(n: u32) -> u64 { if n < 2 { n as u64 } else { fib(n - 1) + fib(n - 2) } }
 
 // 12 independent chains of fused multiply-adds: enough to keep every FMA unit
 // busy through the instruction's latency.
@@ -401,50 +409,36 @@ fn allowed_cpus() -> Vec<usize> {
     (0..1024).filter(|cpu| set.bits[cpu / 64] >> (cpu % 64) & 1 == 1).collect()
 }
 
-/// Median milliseconds of fib(30) on 4 threads, each pinned to `pin(k)` when given.
-fn four_fibs_ms(pin: Option<&dyn Fn(usize) -> usize>) -> f64 {
-    let run = || {
-        let began = Instant::now();
-        std::thread::scope(|s| for k in 0..4 {
-            let cpu = pin.map(|pin| pin(k));
+/// fib(30) on 4 threads, each pinned in turn to one of `cpus` when given.
+fn four_fibs(cpus: Option<&[usize]>) -> u64 {
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4).map(|k| {
+            let cpu = cpus.map(|cpus| cpus[k % cpus.len()]);
             s.spawn(move || {
                 if let Some(cpu) = cpu {
                     let mut set = CpuSet { bits: [0; 16] };
                     set.bits[cpu / 64] |= 1 << (cpu % 64);
                     unsafe { sched_setaffinity(0, size_of::<CpuSet>(), &set) };
                 }
-                std::hint::black_box(fib(std::hint::black_box(30)))
-            });
-        });
-        began.elapsed().as_secs_f64() * 1e3
-    };
-    let warm_up = Instant::now();
-    while warm_up.elapsed().as_secs_f64() < 0.5 { run(); }
-    let mut times: Vec<f64> = (0..21).map(|_| run()).collect();
-    times.sort_by(f64::total_cmp);
-    times[10]
+                fib(30)
+            })
+        }).collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
+    })
 }
 
 fn main() {
     let cpus = allowed_cpus();
-    let pinned = |k: usize| cpus[k % cpus.len()];
-    let (free, two_per_core) = (four_fibs_ms(None), four_fibs_ms(Some(&pinned)));
-    println!(
-        "{{\"fma_one_core\": {}, \"fma_all_cores\": {}, \"fib_free_ms\": {free}, \"fib_pinned_ms\": {two_per_core}, \"cores\": {}}}",
-        fma_gflops(1), fma_gflops(cpus.len()), cpus.len()
-    );
-}
+    println!("{{\"fma_one_core\": {}, \"fma_all_cores\": {}, \"cores\": {}}}", fma_gflops(1), fma_gflops(cpus.len()), cpus.len());
 """
 
 
 def machine_bounds() -> dict:
-    """BOUNDS_PROGRAM built with the cells' release flags and run: its JSON."""
-    with tempfile.TemporaryDirectory() as folder:
-        source, program = os.path.join(folder, "bounds.rs"), os.path.join(folder, "bounds")
-        with open(source, "w") as file:
-            file.write(BOUNDS_PROGRAM)
-        subprocess.run(["rustc", "--edition", "2024", *PROGRAM_PROFILES["release"], "-o", program, source], check=True)
-        return json.loads(subprocess.run([program], check=True, capture_output=True, text=True).stdout)
+    """BOUNDS_PROGRAM built with the cells' release flags and run: the FMA figures, and the
+    median seconds of the 4 threads placed by the scheduler (`fib_free`) and pinned (`fib_pinned`)."""
+    timed = timed_lines(["four_fibs(None)", "four_fibs(Some(&cpus))"])
+    fma, free, pinned = program_output(f"{RUST_WORK['fib'][0]}\n{BOUNDS_PROGRAM}{timed}\n}}\n", "release").splitlines()
+    return json.loads(fma) | {"fib_free": statistics.median(json.loads(free)), "fib_pinned": statistics.median(json.loads(pinned))}
 
 
 def efficiency(figures: dict[str, RustFigure]) -> float:
@@ -467,10 +461,10 @@ def print_bounds(bounds: dict, python: dict[str, tuple[str, float | None]], rust
                 print("    every side runs near the peak, which no library exceeds: a ratio near 1 is the most either side can reach here")
     else:
         print("  peak of fused multiply-adds: not measured (this processor has no FMA instructions, or is not x86-64)")
-    free, pinned = bounds["fib_free_ms"], bounds["fib_pinned_ms"]
+    free, pinned = bounds["fib_free"], bounds["fib_pinned"]
     cpython = python["fib"][1]
-    against = f"; CPython's 4 processes over the pinned program: {cpython / pinned * 1e3:.1f}×" if cpython else ""
-    print(f"  fib(30) four times on 4 threads: {free:.2f} ms as the scheduler places them, {pinned:.2f} ms pinned in turn to the "
+    against = f"; CPython's 4 processes over the pinned program: {cpython / pinned:.1f}×" if cpython else ""
+    print(f"  fib(30) four times on 4 threads: {1e3 * free:.2f} ms as the scheduler places them, {1e3 * pinned:.2f} ms pinned in turn to the "
           f"{cores} cores ({free / pinned:.2f}× as long unpinned){against}")
     if free / pinned > 1.2:
         print("    the operating system placed the 4 short threads unevenly on the cores (a 4-thread cell pays the same; "
